@@ -1,0 +1,221 @@
+//! `INFO [section …]`: Redis's sections and field names (so monitoring tools and client
+//! libraries find what they look for), plus a `cartwheel` section with the store's own view:
+//! node id, replication settings, siblings, expiry sweep and disk use.
+//!
+//! Sections: `default` (server clients memory persistence stats replication cpu cluster
+//! keyspace cartwheel), `all` (adds commandstats errorstats), `everything` (same as all here).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::connection::REDIS_VERSION;
+use crate::node::Node;
+use crate::resp::reply::Reply;
+
+const DEFAULT: &[&str] =
+    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace", "cartwheel"];
+const EXTRA: &[&str] = &["commandstats", "errorstats"];
+
+pub(super) fn info(node: &Node, a: &[Bytes]) -> Reply {
+    let mut wanted: Vec<&str> = Vec::new();
+    let mut add = |name: &'static str| {
+        if !wanted.contains(&name) {
+            wanted.push(name);
+        }
+    };
+    if a.len() == 1 {
+        DEFAULT.iter().for_each(|s| add(s));
+    }
+    for arg in &a[1..] {
+        let arg = arg.to_ascii_lowercase();
+        match arg.as_slice() {
+            b"default" => DEFAULT.iter().for_each(|s| add(s)),
+            b"all" | b"everything" => DEFAULT.iter().chain(EXTRA).for_each(|s| add(s)),
+            other => {
+                if let Some(s) = DEFAULT.iter().chain(EXTRA).find(|s| s.as_bytes() == other) {
+                    add(s);
+                }
+            }
+        }
+    }
+    let mut out = String::with_capacity(4096);
+    for section in DEFAULT.iter().chain(EXTRA).filter(|s| wanted.contains(s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        render(node, section, &mut out);
+    }
+    Reply::Verbatim(Bytes::from(out))
+}
+
+fn render(node: &Node, section: &str, o: &mut String) {
+    let cfg = node.config();
+    let coord = &node.coord;
+    let st = &node.stats;
+    let title = {
+        let mut t = section.to_string();
+        if let Some(f) = t.get_mut(0..1) {
+            f.make_ascii_uppercase();
+        }
+        t
+    };
+    let _ = write!(o, "# {title}\r\n");
+    let mut kv = |k: &str, v: &dyn std::fmt::Display| {
+        let _ = write!(o, "{k}:{v}\r\n");
+    };
+    match section {
+        "server" => {
+            let up = node.started.elapsed().as_secs();
+            kv("redis_version", &REDIS_VERSION);
+            kv("redis_git_sha1", &"00000000");
+            kv("redis_git_dirty", &0);
+            kv("redis_mode", &"standalone");
+            kv("os", &format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+            kv("arch_bits", &64);
+            kv("multiplexing_api", &"epoll");
+            kv("process_id", &std::process::id());
+            kv("run_id", &node.run_id);
+            kv("tcp_port", &node.addrs.first().map_or(0, |a| a.port()));
+            kv("server_time_usec", &coord.clock().now_us());
+            kv("uptime_in_seconds", &up);
+            kv("uptime_in_days", &(up / 86400));
+            kv("hz", &cfg.hz);
+            kv("configured_hz", &cfg.hz);
+            kv("executable", &std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
+            kv("cartwheel_version", &env!("CARGO_PKG_VERSION"));
+        }
+        "clients" => {
+            kv("connected_clients", &node.clients.len());
+            kv("cluster_connections", &0);
+            kv("maxclients", &cfg.maxclients);
+            kv("blocked_clients", &0);
+            kv("tracking_clients", &0);
+        }
+        "memory" => {
+            let rss = rss_bytes();
+            kv("used_memory", &rss);
+            kv("used_memory_human", &human(rss));
+            kv("used_memory_rss", &rss);
+            kv("used_memory_peak", &rss);
+            kv("maxmemory", &0);
+            kv("maxmemory_human", &"0B");
+            kv("maxmemory_policy", &"noeviction");
+            kv("mem_allocator", &"libc");
+        }
+        "persistence" => {
+            kv("loading", &0);
+            kv("async_loading", &0);
+            kv("rdb_changes_since_last_save", &0);
+            kv("rdb_bgsave_in_progress", &0);
+            kv("rdb_last_save_time", &(node.started_unix_ms / 1000));
+            kv("rdb_last_bgsave_status", &"ok");
+            kv("aof_enabled", &1);
+            kv("aof_rewrite_in_progress", &0);
+            kv("aof_last_write_status", &"ok");
+            kv("fsync_policy", &coord.durability().policy().as_str());
+            kv("fsyncs_total", &coord.durability().fsyncs());
+            kv("storage_engine", &"fjall");
+            kv("storage_disk_bytes", &coord.disk_space());
+        }
+        "stats" => {
+            let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+            kv("total_connections_received", &load(&st.connections_received));
+            kv("total_commands_processed", &load(&st.commands));
+            kv("instantaneous_ops_per_sec", &0);
+            kv("total_net_input_bytes", &load(&st.net_input_bytes));
+            kv("total_net_output_bytes", &load(&st.net_output_bytes));
+            kv("rejected_connections", &load(&st.rejected_connections));
+            kv("expired_keys", &coord.stats().expired_keys.load(Ordering::Relaxed));
+            kv("evicted_keys", &0);
+            kv("keyspace_hits", &0);
+            kv("keyspace_misses", &0);
+            kv("total_error_replies", &load(&st.error_replies));
+            kv("acl_access_denied_auth", &load(&st.auth_failures));
+        }
+        "replication" => {
+            kv("role", &"master");
+            kv("connected_slaves", &0);
+            kv("master_failover_state", &"no-failover");
+            kv("master_replid", &node.run_id);
+            kv("master_replid2", &"0000000000000000000000000000000000000000");
+            kv("master_repl_offset", &0);
+            kv("second_repl_offset", &-1);
+            kv("repl_backlog_active", &0);
+        }
+        "cpu" => {
+            let (user, sys) = cpu_seconds();
+            kv("used_cpu_sys", &format!("{sys:.6}"));
+            kv("used_cpu_user", &format!("{user:.6}"));
+            kv("used_cpu_sys_children", &"0.000000");
+            kv("used_cpu_user_children", &"0.000000");
+        }
+        "cluster" => kv("cluster_enabled", &0),
+        "keyspace" => {
+            let keys = coord.dbsize();
+            if keys > 0 {
+                kv("db0", &format!("keys={keys},expires=0,avg_ttl=0"));
+            }
+        }
+        "cartwheel" => {
+            let cs = coord.stats();
+            kv("node_id", &coord.node_id());
+            kv("replicas", &1);
+            kv("read_quorum", &1);
+            kv("write_quorum", &1);
+            kv("cluster_members", &1);
+            kv("sibling_writes", &cs.sibling_writes.load(Ordering::Relaxed));
+            kv("siblings_collapsed", &cs.collapsed_siblings.load(Ordering::Relaxed));
+            kv("max_siblings", &cfg.max_siblings);
+        }
+        "commandstats" => {
+            for (name, calls, usec, failed) in node.stats.command_stats() {
+                let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+                kv(
+                    &format!("cmdstat_{name}"),
+                    &format!("calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls=0,failed_calls={failed}"),
+                );
+            }
+        }
+        "errorstats" => {
+            for (prefix, count) in node.stats.error_stats() {
+                kv(&format!("errorstat_{prefix}"), &format!("count={count}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "K", "M", "G", "T"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{v:.2}{}", UNITS[u])
+    }
+}
+
+/// Resident set size from `/proc/self/statm` (0 where unavailable).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// (user, system) CPU seconds from `/proc/self/stat` (zeros where unavailable).
+fn cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return (0.0, 0.0) };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return (0.0, 0.0) };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (ticks(11), ticks(12))
+}

@@ -1,0 +1,139 @@
+//! Dynamo-native commands: the causal truth under the Redis view.
+//!
+//! - `KV.GET key` → `[context, [value …]]`: every live sibling and the context that covers them.
+//! - `KV.PUT key context value [EX s|PX ms]`: a write that supersedes exactly what `context` saw;
+//!   anything else stays as a sibling (Dynamo's `put(key, context, object)`).
+//! - `KV.DEL key context`: the same, writing a tombstone.
+//! - `KV.LOCAL key`: this node's stored siblings with their dots, HLC times, expiry and
+//!   tombstone flags.
+//! - `KV.CONSISTENCY [R r] [W w] [ONE|QUORUM|ALL] [STRICT|SLOPPY]`: per-connection quorums.
+//!   On a single node every quorum is clamped to N = 1.
+
+use bytes::Bytes;
+
+use super::args::{is, parse_i64};
+use super::session::Consistency;
+use super::strings::expiry;
+use super::{errors, CmdResult, Session};
+use crate::coordinator::{Coordinator, Mutation};
+use crate::node::Node;
+use crate::resp::reply::Reply;
+use crate::version::VersionVector;
+
+pub(super) fn get(c: &Coordinator, a: &[Bytes]) -> CmdResult {
+    let cur = c.read(&a[1])?;
+    let now = cur.now_ms();
+    let Some(set) = cur.set() else {
+        return Ok(Reply::Array(vec![Reply::bulk(""), Reply::Array(vec![])]));
+    };
+    let values = set
+        .siblings()
+        .filter(|(_, s)| !s.is_absent_at(now))
+        .filter_map(|(_, s)| s.value.clone().map(Reply::Bulk))
+        .collect();
+    Ok(Reply::Array(vec![Reply::bulk_string(set.join().to_context_string()), Reply::Array(values)]))
+}
+
+fn context(arg: &[u8]) -> Result<VersionVector, Reply> {
+    VersionVector::parse_context(arg).map_err(|_| Reply::error("ERR invalid causal context"))
+}
+
+pub(super) fn put(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let ctx = match context(&a[2]) {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    let mut expires_at = None;
+    match &a[4..] {
+        [] => {}
+        [opt, arg] if is(opt, "ex") || is(opt, "px") => {
+            let unit = if is(opt, "ex") { 1000 } else { 1 };
+            match expiry(node.coord.now_ms(), arg, unit, false, "kv.put") {
+                Ok(t) => expires_at = Some(t),
+                Err(r) => return Ok(r),
+            }
+        }
+        _ => return Ok(errors::syntax()),
+    }
+    s.wrote = true;
+    let value = Some(a[3].clone());
+    node.coord.update(&a[1], |_| (Mutation::Causal { context: ctx, value, expires_at }, Reply::ok()))
+}
+
+pub(super) fn del(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let ctx = match context(&a[2]) {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    };
+    s.wrote = true;
+    node.coord.update(&a[1], |_| (Mutation::Causal { context: ctx, value: None, expires_at: None }, Reply::ok()))
+}
+
+pub(super) fn local(c: &Coordinator, a: &[Bytes]) -> CmdResult {
+    let Some(set) = c.local(&a[1])? else { return Ok(Reply::Array(vec![])) };
+    let siblings = set
+        .siblings()
+        .map(|(dot, s)| {
+            let dot = dot.map_or(Reply::Nil, |d| Reply::bulk_string(format!("{}:{}", d.node, d.counter)));
+            Reply::Map(vec![
+                (Reply::bulk("dot"), dot),
+                (Reply::bulk("timestamp"), Reply::Int(s.timestamp as i64)),
+                (Reply::bulk("expires_at"), s.expires_at.map_or(Reply::Nil, |t| Reply::Int(t as i64))),
+                (Reply::bulk("tombstone"), Reply::Int(i64::from(s.value.is_none()))),
+                (Reply::bulk("value"), s.value.clone().map_or(Reply::Nil, Reply::Bulk)),
+            ])
+        })
+        .collect();
+    Ok(Reply::Array(siblings))
+}
+
+/// Replicas per key on this deployment (a single node: 1).
+const N: usize = 1;
+
+pub(super) fn consistency(s: &mut Session, a: &[Bytes]) -> Reply {
+    if a.len() == 1 {
+        let shown = |q: Option<usize>| Reply::Int(q.unwrap_or(N).min(N) as i64);
+        return Reply::Map(vec![
+            (Reply::bulk("n"), Reply::Int(N as i64)),
+            (Reply::bulk("r"), shown(s.consistency.r)),
+            (Reply::bulk("w"), shown(s.consistency.w)),
+            (Reply::bulk("mode"), Reply::bulk(if s.consistency.strict { "strict" } else { "sloppy" })),
+        ]);
+    }
+    let mut c = s.consistency;
+    let mut i = 1;
+    while i < a.len() {
+        let opt = &a[i];
+        if (is(opt, "r") || is(opt, "w")) && i + 1 < a.len() {
+            let q = match parse_i64(&a[i + 1]) {
+                Some(q) if q >= 1 => Some(q as usize),
+                _ => return Reply::error("ERR quorum must be a positive integer"),
+            };
+            if is(opt, "r") {
+                c.r = q;
+            } else {
+                c.w = q;
+            }
+            i += 2;
+            continue;
+        }
+        if is(opt, "one") {
+            (c.r, c.w) = (Some(1), Some(1));
+        } else if is(opt, "quorum") {
+            (c.r, c.w) = (Some(N / 2 + 1), Some(N / 2 + 1));
+        } else if is(opt, "all") {
+            (c.r, c.w) = (Some(N), Some(N));
+        } else if is(opt, "strict") {
+            c.strict = true;
+        } else if is(opt, "sloppy") {
+            c.strict = false;
+        } else if is(opt, "default") {
+            c = Consistency::default();
+        } else {
+            return errors::syntax();
+        }
+        i += 1;
+    }
+    s.consistency = c;
+    Reply::ok()
+}

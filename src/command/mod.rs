@@ -1,0 +1,148 @@
+//! Commands: from an argument vector to a [`Reply`].
+//!
+//! [`execute`] looks the command up in the [`table`] (arity, flags), checks authentication, and
+//! hands it to its family's handler — one file per family: [`connection`], [`server`],
+//! [`strings`], [`keyspace`], [`kv`]. Handlers read and write keys only through the
+//! [`crate::coordinator::Coordinator`] and never touch the socket; per-connection state lives in
+//! [`Session`].
+
+pub mod args;
+mod config_cmd;
+mod connection;
+pub mod errors;
+pub mod glob;
+mod info;
+pub mod introspection;
+mod keyspace;
+mod kv;
+mod lcs;
+mod server;
+pub mod session;
+mod strings;
+pub mod table;
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+pub use session::{ReplyMode, Session};
+
+use crate::coordinator::CoordError;
+use crate::node::Node;
+use crate::resp::reply::Reply;
+
+/// Runs one command for `session` and returns its reply.
+pub async fn execute(node: &Node, session: &mut Session, args: Vec<Bytes>) -> Reply {
+    let Some(name) = args.first() else { return Reply::Nil };
+    let Some(spec) = table::lookup(name) else {
+        let reply = errors::unknown_command(name, &args[1..]);
+        node.stats.record_error("ERR");
+        return reply;
+    };
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        match table::lookup_sub(spec, &args[1]) {
+            Some(sub) if !table::arity_ok(sub, args.len()) => return errors::wrong_arity(sub.name),
+            Some(_) => {}
+            None => return errors::unknown_subcommand(spec.name, &args[1]),
+        }
+    } else if !table::arity_ok(spec, args.len()) {
+        return errors::wrong_arity(spec.name);
+    }
+    if !session.authenticated && !matches!(spec.name, "auth" | "hello" | "quit" | "reset") {
+        return Reply::error("NOAUTH Authentication required.");
+    }
+    session.note_command(spec.name);
+    node.stats.commands.fetch_add(1, Ordering::Relaxed);
+    let started = Instant::now();
+    let reply = dispatch(node, session, spec.name, &args).await;
+    let failed = if let Reply::Error(text) = &reply {
+        node.stats.record_error(text);
+        true
+    } else {
+        false
+    };
+    node.stats.record_command(spec.name, started.elapsed().as_micros() as u64, failed);
+    reply
+}
+
+async fn dispatch(node: &Node, s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
+    let c = &node.coord;
+    let result = match name {
+        // strings
+        "get" => strings::get(c, a),
+        "set" => strings::set(node, s, a),
+        "setnx" => strings::setnx(node, s, a),
+        "setex" => strings::setex(node, s, a, 1000),
+        "psetex" => strings::setex(node, s, a, 1),
+        "getset" => strings::getset(node, s, a),
+        "getdel" => strings::getdel(node, s, a),
+        "getex" => strings::getex(node, s, a),
+        "mget" => strings::mget(c, a),
+        "mset" => strings::mset(node, s, a),
+        "msetnx" => strings::msetnx(node, s, a),
+        "append" => strings::append(node, s, a),
+        "strlen" => strings::strlen(c, a),
+        "getrange" | "substr" => strings::getrange(c, a),
+        "setrange" => strings::setrange(node, s, a),
+        "incr" => strings::incr_by(node, s, &a[1], 1),
+        "decr" => strings::incr_by(node, s, &a[1], -1),
+        "incrby" => strings::incrby(node, s, a, false),
+        "decrby" => strings::incrby(node, s, a, true),
+        "incrbyfloat" => strings::incrbyfloat(node, s, a),
+        "lcs" => strings::lcs(node, a),
+        // keyspace
+        "del" | "unlink" => keyspace::del(node, s, a),
+        "exists" => keyspace::exists(c, a),
+        "touch" => keyspace::touch(c, a),
+        "type" => keyspace::type_of(c, a),
+        "expire" => keyspace::expire(node, s, a, 1000, false),
+        "pexpire" => keyspace::expire(node, s, a, 1, false),
+        "expireat" => keyspace::expire(node, s, a, 1000, true),
+        "pexpireat" => keyspace::expire(node, s, a, 1, true),
+        "ttl" => keyspace::ttl(c, a, 1000, false),
+        "pttl" => keyspace::ttl(c, a, 1, false),
+        "expiretime" => keyspace::ttl(c, a, 1000, true),
+        "pexpiretime" => keyspace::ttl(c, a, 1, true),
+        "persist" => keyspace::persist(node, s, a),
+        "scan" => keyspace::scan(c, a),
+        "keys" => keyspace::keys(c, a),
+        "randomkey" => keyspace::randomkey(c),
+        "rename" => keyspace::rename(node, s, a, false),
+        "renamenx" => keyspace::rename(node, s, a, true),
+        "copy" => keyspace::copy(node, s, a),
+        "object" => keyspace::object(c, a),
+        // Dynamo-native
+        "kv.get" => kv::get(c, a),
+        "kv.put" => kv::put(node, s, a),
+        "kv.del" => kv::del(node, s, a),
+        "kv.local" => kv::local(c, a),
+        "kv.consistency" => Ok(kv::consistency(s, a)),
+        // connection
+        "ping" => Ok(connection::ping(a)),
+        "echo" => Ok(Reply::Bulk(a[1].clone())),
+        "hello" => Ok(connection::hello(node, s, a)),
+        "auth" => Ok(connection::auth(node, s, a)),
+        "select" => Ok(connection::select(a)),
+        "quit" => Ok(connection::quit(s)),
+        "reset" => Ok(connection::reset(node, s)),
+        "client" => Ok(connection::client(node, s, a)),
+        // server
+        "info" => Ok(info::info(node, a)),
+        "config" => Ok(config_cmd::config(node, a)),
+        "command" => Ok(server::command(a)),
+        "dbsize" => Ok(Reply::Int(c.dbsize() as i64)),
+        "time" => Ok(server::time(node)),
+        "flushdb" | "flushall" => server::flush(node, s, a),
+        "wait" => Ok(Reply::Int(0)),
+        "shutdown" => Ok(server::shutdown(node, s, a)),
+        "function" => Ok(server::function(a)),
+        "lastsave" => Ok(Reply::Int((node.started_unix_ms / 1000) as i64)),
+        "readonly" | "readwrite" => Ok(Reply::ok()),
+        _ => Ok(errors::unknown_command(&a[0], &a[1..])),
+    };
+    result.unwrap_or_else(|e| errors::internal(&e))
+}
+
+/// The result of a handler: a reply, or a coordinator failure reported as `-ERR`.
+pub type CmdResult = Result<Reply, CoordError>;

@@ -1,0 +1,75 @@
+//! Active expiry: a background sweep that walks the keyspace a page at a time and reclaims keys
+//! whose every version has expired, so expired keys do not pile up on disk when nobody reads them
+//! (lazy expiry on access handles the rest, in [`super::Coordinator::read`]).
+//!
+//! Each tick (`hz`, default 10 per second) reads at most `keys_per_tick` keys from a cursor that
+//! wraps around, so the cost is bounded and a full pass over n keys takes n / keys_per_tick ticks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::Coordinator;
+
+/// Sweep counters.
+#[derive(Debug, Default)]
+pub struct SweepStats {
+    /// Completed passes over the whole keyspace.
+    pub passes: AtomicU64,
+}
+
+/// Starts the sweeper; it stops when `shutdown` turns true.
+pub fn spawn_sweeper(
+    coord: Arc<Coordinator>,
+    period: Duration,
+    keys_per_tick: usize,
+    mut shutdown: watch::Receiver<bool>,
+) -> (tokio::task::JoinHandle<()>, Arc<SweepStats>) {
+    let stats = Arc::new(SweepStats::default());
+    let out = Arc::clone(&stats);
+    let handle = tokio::spawn(async move {
+        let mut cursor: Vec<u8> = Vec::new();
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            match sweep_page(&coord, &cursor, keys_per_tick) {
+                Ok(Some(next)) => cursor = next,
+                Ok(None) => {
+                    cursor.clear();
+                    stats.passes.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+        }
+    });
+    (handle, out)
+}
+
+/// Sweeps one page from `cursor`; returns where to continue, or `None` at the end.
+fn sweep_page(coord: &Coordinator, cursor: &[u8], limit: usize) -> Result<Option<Vec<u8>>, super::CoordError> {
+    let page = coord.scan(cursor, limit)?;
+    for (skey, current) in &page {
+        if current.is_reclaimable() {
+            let key = crate::storage::keys::user_key(skey);
+            let _guard = coord.locks.lock_one(&key);
+            coord.reclaim_if_expired(skey, coord.now_ms())?;
+        }
+    }
+    if page.len() < limit {
+        return Ok(None);
+    }
+    Ok(page.last().map(|(k, _)| {
+        let mut next = k.to_vec();
+        next.push(0);
+        next
+    }))
+}

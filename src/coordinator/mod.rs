@@ -1,0 +1,301 @@
+//! The coordinator: every read and write of a key goes through here.
+//!
+//! Commands describe *what* they want ("the current value of k", "replace k's value with v
+//! keeping its TTL"); the coordinator decides *how*: which replicas hold the key, how its causal
+//! version is advanced, when the write is acknowledged. On a single node this is the cluster of
+//! one (N = 1): the replica set is this node's [`Store`], versions are still full DVVSet sibling
+//! sets, and the cluster issue plugs the quorum fan-out in at the same seams
+//! ([`Coordinator::read`], [`Coordinator::update`], [`Coordinator::update_many`]).
+//!
+//! Writes to one key are serialised by striped [`locks::KeyLocks`] held across the synchronous
+//! read–modify–write, so read-modify-write commands are atomic. Storage calls run inline on the
+//! async worker: with manual journal persistence they touch only the memtable, the journal buffer
+//! and the block cache; durability waits (fsync) happen asynchronously in
+//! [`crate::storage::Durability::commit`].
+
+mod expiry;
+pub mod locks;
+mod object;
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use thiserror::Error;
+
+pub use expiry::{spawn_sweeper, SweepStats};
+pub use object::{Current, Mutation};
+
+use crate::clock::Clock;
+use crate::storage::{keys, Durability, StorageError, Store, Write};
+use crate::version::codec::{self, DecodeError};
+use crate::version::{DvvSet, Hlc, NodeId, Sibling};
+use locks::KeyLocks;
+
+/// Why the coordinator could not serve a request.
+#[derive(Debug, Error)]
+pub enum CoordError {
+    /// The local store failed. Not retryable.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Stored bytes could not be decoded. Not retryable.
+    #[error("corrupt stored version: {0}")]
+    Corrupt(#[from] DecodeError),
+}
+
+/// Counters reported by `INFO`.
+#[derive(Debug, Default)]
+pub struct CoordStats {
+    /// Keys whose newest version is a value (expired-but-unreclaimed keys included, like Redis).
+    pub live_keys: AtomicI64,
+    /// Keys removed because their TTL passed.
+    pub expired_keys: AtomicU64,
+    /// Siblings dropped because a key exceeded `max-siblings`.
+    pub collapsed_siblings: AtomicU64,
+    /// Writes that left a key with more than one sibling.
+    pub sibling_writes: AtomicU64,
+}
+
+/// Settings of the coordinator.
+#[derive(Debug, Clone)]
+pub struct CoordConfig {
+    /// This node's id (the actor in version vectors).
+    pub node_id: NodeId,
+    /// Cap on siblings per key; beyond it the oldest collapse (last writer wins).
+    pub max_siblings: usize,
+}
+
+/// Reads and writes keys on behalf of commands.
+pub struct Coordinator {
+    cfg: CoordConfig,
+    store: Arc<dyn Store>,
+    durability: Arc<Durability>,
+    clock: Arc<dyn Clock>,
+    hlc: Hlc,
+    locks: KeyLocks,
+    stats: CoordStats,
+}
+
+impl Coordinator {
+    /// A coordinator over `store`; counts the live keys already stored.
+    pub fn open(
+        cfg: CoordConfig,
+        store: Arc<dyn Store>,
+        durability: Arc<Durability>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Coordinator, CoordError> {
+        let c = Coordinator {
+            cfg,
+            store,
+            durability,
+            clock,
+            hlc: Hlc::new(),
+            locks: KeyLocks::new(4096),
+            stats: CoordStats::default(),
+        };
+        c.recount()?;
+        Ok(c)
+    }
+
+    fn recount(&self) -> Result<(), CoordError> {
+        let mut live = 0i64;
+        let mut from = Vec::new();
+        loop {
+            let page = self.store.scan(&from, None, 1024)?;
+            let Some((last, _)) = page.last() else { break };
+            from = last.to_vec();
+            from.push(0);
+            for (_, v) in &page {
+                live += i64::from(object::present(&codec::decode(v)?));
+            }
+        }
+        self.stats.live_keys.store(live, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.cfg.node_id
+    }
+
+    /// Counters for `INFO`.
+    pub fn stats(&self) -> &CoordStats {
+        &self.stats
+    }
+
+    /// The wall clock the coordinator uses for expiry.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// The clock itself.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The durability policy.
+    pub fn durability(&self) -> &Arc<Durability> {
+        &self.durability
+    }
+
+    /// The number of keys (Redis `DBSIZE` semantics).
+    pub fn dbsize(&self) -> u64 {
+        self.stats.live_keys.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Bytes the store uses on disk.
+    pub fn disk_space(&self) -> u64 {
+        self.store.disk_space()
+    }
+
+    /// The current state of `key`. A key whose every version has expired is reclaimed on the way.
+    pub fn read(&self, key: &[u8]) -> Result<Current, CoordError> {
+        let skey = keys::storage_key(key);
+        let now = self.clock.now_ms();
+        let set = self.load(&skey)?;
+        let current = Current::new(set, now);
+        if current.is_reclaimable() {
+            let _guard = self.locks.lock_one(key);
+            return self.reclaim_if_expired(&skey, now);
+        }
+        Ok(current)
+    }
+
+    /// The stored sibling set of a key exactly as this node holds it (`KV.LOCAL`).
+    pub fn local(&self, key: &[u8]) -> Result<Option<DvvSet>, CoordError> {
+        self.load(&keys::storage_key(key))
+    }
+
+    /// Atomically reads `key`, lets `f` decide a [`Mutation`] from its current state, and
+    /// applies it. Returns `f`'s result.
+    pub fn update<R>(&self, key: &[u8], f: impl FnOnce(&Current) -> (Mutation, R)) -> Result<R, CoordError> {
+        let _guard = self.locks.lock_one(key);
+        let skey = keys::storage_key(key);
+        let now = self.clock.now_ms();
+        let current = Current::new(self.load(&skey)?, now);
+        let (mutation, result) = f(&current);
+        let mut batch = Vec::with_capacity(1);
+        self.plan(skey, current, mutation, now, &mut batch);
+        if !batch.is_empty() {
+            self.store.write(&batch)?;
+        }
+        Ok(result)
+    }
+
+    /// Like [`Coordinator::update`] for several keys at once (`MSET`, `RENAME`…): all keys are
+    /// locked, `f` sees all current states (in the order given) and returns one mutation per key;
+    /// the writes are applied as one atomic batch.
+    pub fn update_many<K: AsRef<[u8]>, R>(
+        &self,
+        keys_in: &[K],
+        f: impl FnOnce(&[Current]) -> (Vec<Mutation>, R),
+    ) -> Result<R, CoordError> {
+        let _held = self.locks.lock_many(keys_in);
+        let now = self.clock.now_ms();
+        let skeys: Vec<Bytes> = keys_in.iter().map(|k| keys::storage_key(k.as_ref())).collect();
+        let mut currents = Vec::with_capacity(skeys.len());
+        for sk in &skeys {
+            currents.push(Current::new(self.load(sk)?, now));
+        }
+        let (mutations, result) = f(&currents);
+        // A key named twice (MSET k 1 k 2) keeps its last mutation, as in Redis.
+        let mut batch = Vec::with_capacity(skeys.len());
+        let mut planned: Vec<(Bytes, Current, Mutation)> = Vec::with_capacity(skeys.len());
+        for ((sk, cur), m) in skeys.into_iter().zip(currents).zip(mutations) {
+            if matches!(m, Mutation::Keep) {
+                continue;
+            }
+            if let Some(p) = planned.iter_mut().find(|p| p.0 == sk) {
+                p.2 = m;
+            } else {
+                planned.push((sk, cur, m));
+            }
+        }
+        for (sk, cur, m) in planned {
+            self.plan(sk, cur, m, now, &mut batch);
+        }
+        if !batch.is_empty() {
+            self.store.write(&batch)?;
+        }
+        Ok(result)
+    }
+
+    /// Removes every key.
+    pub fn flush_all(&self) -> Result<(), CoordError> {
+        self.store.clear()?;
+        self.stats.live_keys.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Up to `limit` stored keys starting at storage key `from` (inclusive), for SCAN/KEYS:
+    /// `(storage key, current state)` in storage order.
+    pub fn scan(&self, from: &[u8], limit: usize) -> Result<Vec<(Bytes, Current)>, CoordError> {
+        let now = self.clock.now_ms();
+        let page = self.store.scan(from, None, limit)?;
+        let mut out = Vec::with_capacity(page.len());
+        for (k, v) in page {
+            out.push((k, Current::new(Some(codec::decode(&v)?), now)));
+        }
+        Ok(out)
+    }
+
+    fn load(&self, skey: &[u8]) -> Result<Option<DvvSet>, CoordError> {
+        match self.store.get(skey)? {
+            Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Turns a mutation into storage writes: a new DVVSet event of this node.
+    fn plan(&self, skey: Bytes, current: Current, mutation: Mutation, now: u64, batch: &mut Vec<Write>) {
+        let old = current.into_set().unwrap_or_default();
+        let (context, sibling) = match mutation {
+            Mutation::Keep => return,
+            Mutation::Put { value, expires_at } => (old.join(), Sibling::value(value, self.hlc.now(now), expires_at)),
+            Mutation::Delete => (old.join(), Sibling::tombstone(self.hlc.now(now))),
+            Mutation::Causal { context, value, expires_at } => {
+                let ts = self.hlc.now(now);
+                let s = match value {
+                    Some(v) => Sibling::value(v, ts, expires_at),
+                    None => Sibling::tombstone(ts),
+                };
+                (context, s)
+            }
+        };
+        let mut new = DvvSet::update(DvvSet::with_context(&context, sibling), &old, self.cfg.node_id);
+        let collapsed = new.collapse_to(self.cfg.max_siblings);
+        if collapsed > 0 {
+            self.stats.collapsed_siblings.fetch_add(collapsed as u64, Ordering::Relaxed);
+        }
+        if new.len() > 1 {
+            self.stats.sibling_writes.fetch_add(1, Ordering::Relaxed);
+        }
+        let delta = i64::from(object::present(&new)) - i64::from(object::present(&old));
+        self.stats.live_keys.fetch_add(delta, Ordering::Relaxed);
+        // With N = 1 every replica holds a tombstone as soon as it is written, so a key whose
+        // every sibling is a tombstone is reaped at once (DESIGN §1.4).
+        if new.siblings().all(|(_, s)| s.value.is_none()) {
+            batch.push(Write::Delete(skey));
+        } else {
+            batch.push(Write::Put(skey, codec::to_bytes(&new)));
+        }
+    }
+
+    /// Deletes `skey` if every version of it has expired at `now` (caller holds the key's lock).
+    fn reclaim_if_expired(&self, skey: &Bytes, now: u64) -> Result<Current, CoordError> {
+        let current = Current::new(self.load(skey)?, now);
+        if !current.is_reclaimable() {
+            return Ok(current);
+        }
+        let was_present = current.set().is_some_and(object::present);
+        self.store.write(&[Write::Delete(skey.clone())])?;
+        if was_present {
+            self.stats.live_keys.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
+        Ok(Current::new(None, now))
+    }
+}
+
+#[cfg(test)]
+mod tests;

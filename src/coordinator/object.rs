@@ -1,0 +1,112 @@
+//! What commands see of a key and what they ask to change.
+//!
+//! [`Current`] is a key's sibling set at one instant, with Redis's view of it (one value, the
+//! deterministic winner, expiry applied). [`Mutation`] is a command's decision; the coordinator
+//! turns it into a new causal version.
+
+use bytes::Bytes;
+
+use crate::version::{DvvSet, Sibling, VersionVector};
+
+/// A key's state as read by the coordinator at `now_ms`.
+#[derive(Debug, Clone)]
+pub struct Current {
+    set: Option<DvvSet>,
+    now_ms: u64,
+}
+
+/// What a command wants done to a key.
+#[derive(Debug, Clone)]
+pub enum Mutation {
+    /// Leave the key alone.
+    Keep,
+    /// Replace everything this node knows of the key with `value` (plain Redis writes).
+    Put {
+        /// The new value.
+        value: Bytes,
+        /// Absolute expiry (Unix ms), if any.
+        expires_at: Option<u64>,
+    },
+    /// Delete everything this node knows of the key (plain `DEL`).
+    Delete,
+    /// A Dynamo-style write (`KV.PUT`/`KV.DEL`): supersedes only what `context` has seen.
+    Causal {
+        /// The client's causal context.
+        context: VersionVector,
+        /// The value, or `None` for a deletion.
+        value: Option<Bytes>,
+        /// Absolute expiry (Unix ms), if any.
+        expires_at: Option<u64>,
+    },
+}
+
+impl Current {
+    pub(crate) fn new(set: Option<DvvSet>, now_ms: u64) -> Current {
+        Current { set, now_ms }
+    }
+
+    /// The sibling plain Redis commands see: the greatest (timestamp, dot) among siblings that
+    /// have not expired, if it is a value.
+    pub fn live(&self) -> Option<&Sibling> {
+        let set = self.set.as_ref()?;
+        let winner = set
+            .siblings()
+            .filter(|(_, s)| s.expires_at.is_none_or(|t| t > self.now_ms))
+            .max_by(|(da, a), (db, b)| (a.timestamp, da).cmp(&(b.timestamp, db)))?
+            .1;
+        winner.value.as_ref().map(|_| winner)
+    }
+
+    /// The live value's bytes.
+    pub fn value(&self) -> Option<&Bytes> {
+        self.live().and_then(|s| s.value.as_ref())
+    }
+
+    /// Whether the key exists for Redis commands.
+    pub fn exists(&self) -> bool {
+        self.live().is_some()
+    }
+
+    /// Remaining time to live in ms: `None` without a key, `Some(None)` without a TTL.
+    pub fn ttl_ms(&self) -> Option<Option<u64>> {
+        self.live().map(|s| s.expires_at.map(|t| t.saturating_sub(self.now_ms)))
+    }
+
+    /// The live value's absolute expiry, if it has one.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.live().and_then(|s| s.expires_at)
+    }
+
+    /// The full sibling set, if the key is stored at all.
+    pub fn set(&self) -> Option<&DvvSet> {
+        self.set.as_ref()
+    }
+
+    /// The instant this state was read at.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Every stored sibling is absent now and at least one is a value that expired: the key can
+    /// be removed from disk.
+    pub(crate) fn is_reclaimable(&self) -> bool {
+        let Some(set) = &self.set else { return false };
+        let mut any_expired = false;
+        for (_, s) in set.siblings() {
+            if !s.is_absent_at(self.now_ms) {
+                return false;
+            }
+            any_expired |= s.value.is_some();
+        }
+        any_expired
+    }
+
+    pub(crate) fn into_set(self) -> Option<DvvSet> {
+        self.set
+    }
+}
+
+/// Whether a stored set counts as a key for `DBSIZE`: its winner (expiry ignored) is a value.
+pub(crate) fn present(set: &DvvSet) -> bool {
+    set.winner().is_some_and(|w| w.value.is_some())
+}

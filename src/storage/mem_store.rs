@@ -1,0 +1,75 @@
+//! An in-memory [`Store`] over a `BTreeMap`, for unit tests of the layers above storage. It
+//! passes the same conformance suite as [`super::FjallStore`]; it is never durable.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+
+use super::{StorageError, Store, Write};
+
+/// A volatile ordered map.
+#[derive(Debug, Default)]
+pub struct MemStore {
+    map: Mutex<BTreeMap<Bytes, Bytes>>,
+}
+
+impl MemStore {
+    /// An empty store.
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Bytes, Bytes>> {
+        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Store for MemStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        Ok(self.lock().get(key).cloned())
+    }
+
+    fn write(&self, batch: &[Write]) -> Result<(), StorageError> {
+        let mut map = self.lock();
+        for w in batch {
+            match w {
+                Write::Put(k, v) => {
+                    map.insert(k.clone(), v.clone());
+                }
+                Write::Delete(k) => {
+                    map.remove(k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scan(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        let map = self.lock();
+        let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(map
+            .range::<[u8], _>((Bound::Included(from), upper))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn flush(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn clear(&self) -> Result<(), StorageError> {
+        self.lock().clear();
+        Ok(())
+    }
+
+    fn disk_space(&self) -> u64 {
+        0
+    }
+}

@@ -1,0 +1,278 @@
+//! Dotted version vector sets (DVVSet), after Almeida et al. 2014 and the reference `dvvset`
+//! Erlang module that Riak uses.
+//!
+//! A [`DvvSet`] is the causal state of one key on one replica: for each node that coordinated a
+//! write, its counter `n` and the values of its most recent, still-concurrent events (newest
+//! first; value `i` of the list has dot `(node, n - i)`), plus anonymous values (client writes not
+//! yet given a dot). A [`VersionVector`] is the causal *context* handed to clients.
+//!
+//! Laws checked by the property tests: `sync` is commutative, associative and idempotent;
+//! `update` with the full local context leaves exactly one value; a value survives an update
+//! iff the context had not seen its dot.
+
+use super::{Dot, NodeId, Sibling};
+
+/// A version vector: per-node counters, sorted by node id, no zero entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionVector(pub Vec<(NodeId, u64)>);
+
+impl VersionVector {
+    /// Builds a vector from arbitrary entries: sorts, merges duplicates (max), drops zeros.
+    pub fn from_entries(mut entries: Vec<(NodeId, u64)>) -> VersionVector {
+        entries.sort();
+        let mut out: Vec<(NodeId, u64)> = Vec::with_capacity(entries.len());
+        for (node, n) in entries {
+            if n == 0 {
+                continue;
+            }
+            match out.last_mut() {
+                Some(last) if last.0 == node => last.1 = last.1.max(n),
+                _ => out.push((node, n)),
+            }
+        }
+        VersionVector(out)
+    }
+
+    /// The counter recorded for `node` (0 when absent).
+    pub fn get(&self, node: &NodeId) -> u64 {
+        self.0.binary_search_by(|(id, _)| id.cmp(node)).map_or(0, |i| self.0[i].1)
+    }
+
+    /// Whether this context has seen `dot`.
+    pub fn covers(&self, dot: &Dot) -> bool {
+        self.get(&dot.node) >= dot.counter
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    node: NodeId,
+    counter: u64,
+    /// Values of the newest `values.len()` events of `node`, newest first.
+    values: Vec<Sibling>,
+}
+
+/// The sibling set of one key with its causal history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DvvSet {
+    entries: Vec<Entry>,
+    anonymous: Vec<Sibling>,
+}
+
+impl DvvSet {
+    /// A clock holding one anonymous value and no history (`dvvset:new/1`).
+    pub fn new(value: Sibling) -> DvvSet {
+        DvvSet { entries: Vec::new(), anonymous: vec![value] }
+    }
+
+    /// A client write: one anonymous value on top of the context `vv` (`dvvset:new/2`).
+    pub fn with_context(vv: &VersionVector, value: Sibling) -> DvvSet {
+        let entries = vv.0.iter().map(|&(node, counter)| Entry { node, counter, values: Vec::new() }).collect();
+        DvvSet { entries, anonymous: vec![value] }
+    }
+
+    /// Merges two replica states (`dvvset:sync/2`): keeps every value not dominated by the other.
+    pub fn sync(&self, other: &DvvSet) -> DvvSet {
+        let anonymous = if self.less(other) {
+            other.anonymous.clone()
+        } else if other.less(self) {
+            self.anonymous.clone()
+        } else {
+            let mut all = self.anonymous.clone();
+            for v in &other.anonymous {
+                if !all.contains(v) {
+                    all.push(v.clone());
+                }
+            }
+            all
+        };
+        DvvSet { entries: sync_entries(&self.entries, &other.entries), anonymous }
+    }
+
+    /// The causal context of this state (`dvvset:join/1`).
+    pub fn join(&self) -> VersionVector {
+        VersionVector(self.entries.iter().map(|e| (e.node, e.counter)).collect())
+    }
+
+    /// A coordinator event (`dvvset:update/3`): `new` is a client write made with
+    /// [`DvvSet::with_context`] (or [`DvvSet::new`]), `old` the coordinator's stored state, `node`
+    /// the coordinator. The new value gets the next dot of `node`; values of `old` the context had
+    /// not seen remain as siblings.
+    pub fn update(new: DvvSet, old: &DvvSet, node: NodeId) -> DvvSet {
+        let DvvSet { entries, mut anonymous } = new;
+        let value = anonymous.pop();
+        let context = DvvSet { entries, anonymous };
+        let synced = context.sync(old);
+        match value {
+            Some(v) => DvvSet { entries: event(synced.entries, node, v), anonymous: synced.anonymous },
+            None => synced,
+        }
+    }
+
+    /// Whether `self` causally precedes `other` strictly (`dvvset:less/2`).
+    pub fn less(&self, other: &DvvSet) -> bool {
+        greater(&other.entries, &self.entries)
+    }
+
+    /// Number of values (siblings), anonymous included.
+    pub fn len(&self) -> usize {
+        self.entries.iter().map(|e| e.values.len()).sum::<usize>() + self.anonymous.len()
+    }
+
+    /// Whether the set holds no value at all (only history).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every value with its dot (`None` for anonymous values).
+    pub fn siblings(&self) -> impl Iterator<Item = (Option<Dot>, &Sibling)> {
+        let anon = self.anonymous.iter().map(|v| (None, v));
+        let dotted = self.entries.iter().flat_map(|e| {
+            e.values
+                .iter()
+                .enumerate()
+                .map(move |(i, v)| (Some(Dot { node: e.node, counter: e.counter - i as u64 }), v))
+        });
+        anon.chain(dotted)
+    }
+
+    /// The deterministic winner that plain Redis commands see: greatest (timestamp, dot).
+    pub fn winner(&self) -> Option<&Sibling> {
+        self.siblings().max_by(|(da, a), (db, b)| (a.timestamp, da).cmp(&(b.timestamp, db))).map(|x| x.1)
+    }
+
+    /// Drops the oldest values (by timestamp, then dot) until at most `cap` remain, keeping the
+    /// causal history (dropped dots stay "seen"). Returns how many were collapsed.
+    pub fn collapse_to(&mut self, cap: usize) -> usize {
+        let cap = cap.max(1);
+        let mut dropped = 0;
+        while self.len() > cap {
+            // Only the oldest value of each entry (its list tail) or an anonymous value may go:
+            // an entry's list must stay a contiguous run of its newest events.
+            let mut victim: Option<(u64, Option<Dot>, Option<usize>, usize)> = None;
+            for (ei, e) in self.entries.iter().enumerate() {
+                if let Some(v) = e.values.last() {
+                    let dot = Some(Dot { node: e.node, counter: e.counter + 1 - e.values.len() as u64 });
+                    if victim.as_ref().is_none_or(|w| (v.timestamp, dot) < (w.0, w.1)) {
+                        victim = Some((v.timestamp, dot, Some(ei), 0));
+                    }
+                }
+            }
+            for (ai, v) in self.anonymous.iter().enumerate() {
+                if victim.as_ref().is_none_or(|w| (v.timestamp, None) < (w.0, w.1)) {
+                    victim = Some((v.timestamp, None, None, ai));
+                }
+            }
+            match victim {
+                Some((_, _, Some(ei), _)) => {
+                    self.entries[ei].values.pop();
+                }
+                Some((_, _, None, ai)) => {
+                    self.anonymous.remove(ai);
+                }
+                None => break,
+            }
+            dropped += 1;
+        }
+        dropped
+    }
+
+    /// Raw parts for encoding: `(node, counter, values newest-first)` per entry, then anonymous.
+    pub(crate) fn parts(&self) -> (impl Iterator<Item = (NodeId, u64, &[Sibling])>, &[Sibling]) {
+        (self.entries.iter().map(|e| (e.node, e.counter, e.values.as_slice())), &self.anonymous)
+    }
+
+    /// Rebuilds a set from raw parts; `None` when they violate the invariants (unsorted or
+    /// duplicate nodes, more values than events).
+    pub(crate) fn from_parts(entries: Vec<(NodeId, u64, Vec<Sibling>)>, anonymous: Vec<Sibling>) -> Option<DvvSet> {
+        let sorted = entries.windows(2).all(|w| w[0].0 < w[1].0);
+        let valid = entries.iter().all(|(_, n, vs)| vs.len() as u64 <= *n);
+        if !sorted || !valid {
+            return None;
+        }
+        let entries = entries.into_iter().map(|(node, counter, values)| Entry { node, counter, values }).collect();
+        Some(DvvSet { entries, anonymous })
+    }
+}
+
+fn sync_entries(a: &[Entry], b: &[Entry]) -> Vec<Entry> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (&a[i], &b[j]);
+        match x.node.cmp(&y.node) {
+            std::cmp::Ordering::Less => {
+                out.push(x.clone());
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(y.clone());
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(merge(x, y));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// `dvvset:merge/5`: same node, keep the values neither side has seen superseded.
+fn merge(x: &Entry, y: &Entry) -> Entry {
+    let (hi, lo) = if x.counter >= y.counter { (x, y) } else { (y, x) };
+    let (lh, ll) = (hi.values.len() as u64, lo.values.len() as u64);
+    if hi.counter - lh >= lo.counter - ll {
+        hi.clone()
+    } else {
+        let keep = (hi.counter - lo.counter + ll) as usize;
+        Entry { node: hi.node, counter: hi.counter, values: hi.values[..keep].to_vec() }
+    }
+}
+
+/// `dvvset:event/3`: a new event of `node` carrying `value`.
+fn event(mut entries: Vec<Entry>, node: NodeId, value: Sibling) -> Vec<Entry> {
+    match entries.binary_search_by(|e| e.node.cmp(&node)) {
+        Ok(i) => {
+            let e = &mut entries[i];
+            e.counter += 1;
+            e.values.insert(0, value);
+        }
+        Err(i) => entries.insert(i, Entry { node, counter: 1, values: vec![value] }),
+    }
+    entries
+}
+
+/// `dvvset:greater/3`: whether history `a` strictly dominates history `b`.
+fn greater(a: &[Entry], b: &[Entry]) -> bool {
+    let (mut i, mut j, mut strict) = (0, 0, false);
+    loop {
+        match (a.get(i), b.get(j)) {
+            (None, None) => return strict,
+            (Some(_), None) => return true,
+            (None, Some(_)) => return false,
+            (Some(x), Some(y)) => match x.node.cmp(&y.node) {
+                std::cmp::Ordering::Equal => {
+                    if x.counter < y.counter {
+                        return false;
+                    }
+                    strict |= x.counter > y.counter;
+                    i += 1;
+                    j += 1;
+                }
+                std::cmp::Ordering::Less => {
+                    strict = true;
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => return false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "dvvset_tests.rs"]
+mod tests;

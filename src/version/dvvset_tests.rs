@@ -1,0 +1,153 @@
+//! Unit and property tests for [`super::DvvSet`]: the examples of the DVVSet paper and the laws
+//! replicas rely on (sync is a join-semilattice merge; updates supersede exactly what they saw).
+
+use bytes::Bytes;
+use proptest::prelude::*;
+
+use super::*;
+
+fn node(n: u8) -> NodeId {
+    NodeId([n; 20])
+}
+
+fn val(s: &str, ts: u64) -> Sibling {
+    Sibling::value(Bytes::copy_from_slice(s.as_bytes()), ts, None)
+}
+
+fn values(d: &DvvSet) -> Vec<String> {
+    let mut v: Vec<String> =
+        d.siblings().map(|(_, s)| String::from_utf8(s.value.clone().unwrap_or_default().to_vec()).unwrap()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn sequential_writes_never_create_siblings() {
+    let a = node(1);
+    let mut stored = DvvSet::default();
+    for i in 0..5 {
+        let ctx = stored.join();
+        stored = DvvSet::update(DvvSet::with_context(&ctx, val(&format!("v{i}"), i)), &stored, a);
+        assert_eq!(stored.len(), 1);
+    }
+    assert_eq!(values(&stored), vec!["v4"]);
+    assert_eq!(stored.join(), VersionVector(vec![(a, 5)]));
+}
+
+#[test]
+fn blind_write_keeps_unseen_values_as_siblings() {
+    let a = node(1);
+    let s1 = DvvSet::update(DvvSet::new(val("v1", 1)), &DvvSet::default(), a);
+    // A write with an empty context has not seen v1: both survive.
+    let s2 = DvvSet::update(DvvSet::new(val("v2", 2)), &s1, a);
+    assert_eq!(values(&s2), vec!["v1", "v2"]);
+    // A write with the full context resolves them.
+    let s3 = DvvSet::update(DvvSet::with_context(&s2.join(), val("v3", 3)), &s2, a);
+    assert_eq!(values(&s3), vec!["v3"]);
+}
+
+#[test]
+fn concurrent_writes_on_two_nodes_become_siblings_then_resolve() {
+    let (a, b) = (node(1), node(2));
+    let base = DvvSet::update(DvvSet::new(val("cart", 1)), &DvvSet::default(), a);
+    let ctx = base.join();
+    // Partition: each side updates from the same context.
+    let left = DvvSet::update(DvvSet::with_context(&ctx, val("carm", 2)), &base, a);
+    let right = DvvSet::update(DvvSet::with_context(&ctx, val("carr", 3)), &base, b);
+    let merged = left.sync(&right);
+    assert_eq!(values(&merged), vec!["carm", "carr"]);
+    assert_eq!(merged.winner().unwrap().value.as_deref(), Some(&b"carr"[..]));
+    let resolved = DvvSet::update(DvvSet::with_context(&merged.join(), val("both", 4)), &merged, b);
+    assert_eq!(values(&resolved), vec!["both"]);
+    // Syncing the stale sides into the resolved state changes nothing.
+    assert_eq!(resolved.sync(&left), resolved);
+    assert_eq!(right.sync(&resolved), resolved);
+}
+
+#[test]
+fn collapse_keeps_newest_and_history() {
+    let a = node(1);
+    let mut s = DvvSet::default();
+    for i in 0..10 {
+        s = DvvSet::update(DvvSet::new(val(&format!("v{i}"), i)), &s, a);
+    }
+    assert_eq!(s.len(), 10);
+    assert_eq!(s.collapse_to(3), 7);
+    assert_eq!(values(&s), vec!["v7", "v8", "v9"]);
+    assert_eq!(s.join(), VersionVector(vec![(a, 10)]));
+}
+
+#[test]
+fn context_coverage() {
+    let vv = VersionVector::from_entries(vec![(node(2), 3), (node(1), 0), (node(2), 5)]);
+    assert_eq!(vv.0, vec![(node(2), 5)]);
+    assert!(vv.covers(&Dot { node: node(2), counter: 5 }));
+    assert!(!vv.covers(&Dot { node: node(2), counter: 6 }));
+    assert!(!vv.covers(&Dot { node: node(1), counter: 1 }));
+}
+
+/// One step of a random replica history: replica `at` coordinates a write having read replica
+/// `from` (possibly stale), or replica `at` syncs with replica `from`.
+#[derive(Debug, Clone)]
+enum Step {
+    Write { at: usize, from: usize, blind: bool },
+    Sync { at: usize, from: usize },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..3usize, 0..3usize, any::<bool>()).prop_map(|(at, from, blind)| Step::Write { at, from, blind }),
+        (0..3usize, 0..3usize).prop_map(|(at, from)| Step::Sync { at, from }),
+    ]
+}
+
+fn run(steps: &[Step]) -> Vec<DvvSet> {
+    let mut replicas = vec![DvvSet::default(); 3];
+    for (i, s) in steps.iter().enumerate() {
+        match *s {
+            Step::Write { at, from, blind } => {
+                let ctx = if blind { VersionVector::default() } else { replicas[from].join() };
+                let new = DvvSet::with_context(&ctx, val(&format!("w{i}"), i as u64));
+                replicas[at] = DvvSet::update(new, &replicas[at], node(at as u8));
+            }
+            Step::Sync { at, from } => replicas[at] = replicas[at].sync(&replicas[from]),
+        }
+    }
+    replicas
+}
+
+proptest! {
+    #[test]
+    fn sync_is_a_semilattice_merge(steps in proptest::collection::vec(step(), 0..40)) {
+        let r = run(&steps);
+        let (a, b, c) = (&r[0], &r[1], &r[2]);
+        prop_assert_eq!(values(&a.sync(b)), values(&b.sync(a)));
+        prop_assert_eq!(a.sync(b).join(), b.sync(a).join());
+        prop_assert_eq!(values(&a.sync(a)), values(a));
+        prop_assert_eq!(values(&a.sync(b).sync(c)), values(&a.sync(&b.sync(c))));
+        prop_assert_eq!(a.sync(b).sync(c).join(), a.sync(&b.sync(c)).join());
+        // The winner does not depend on merge order.
+        let (x, y) = (a.sync(b).sync(c), c.sync(a).sync(b));
+        prop_assert_eq!(x.winner(), y.winner());
+    }
+
+    #[test]
+    fn an_update_supersedes_exactly_what_its_context_saw(steps in proptest::collection::vec(step(), 0..40), at in 0..3usize, from in 0..3usize) {
+        let r = run(&steps);
+        let ctx = r[from].join();
+        let updated = DvvSet::update(DvvSet::with_context(&ctx, val("new", 1000)), &r[at], node(9));
+        let survivors = r[at].siblings().filter(|(d, _)| d.is_none_or(|d| !ctx.covers(&d))).count();
+        // The new value plus every old value whose dot the context had not seen.
+        prop_assert_eq!(updated.len(), survivors + 1);
+        prop_assert!(r[at].less(&updated));
+    }
+
+    #[test]
+    fn merged_replicas_agree(steps in proptest::collection::vec(step(), 0..40)) {
+        let r = run(&steps);
+        let all = r[0].sync(&r[1]).sync(&r[2]);
+        for replica in &r {
+            prop_assert_eq!(values(&replica.sync(&all)), values(&all));
+        }
+    }
+}
