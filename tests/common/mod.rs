@@ -1,0 +1,165 @@
+//! Test harness: start Cartwheel nodes (in-process or as real `cartwheel` processes), talk to
+//! them over real TCP, and wait on conditions with deadlines instead of sleeping.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cartwheel::config::Config;
+use cartwheel::node::NodeHandle;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Polls `cond` until it is true or `deadline` passes (then panics with `what`).
+pub async fn wait_until<F: FnMut() -> bool>(what: &str, deadline: Duration, mut cond: F) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// An in-process node on a free loopback port with its own temporary data directory.
+pub struct TestNode {
+    pub handle: Option<NodeHandle>,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestNode {
+    pub async fn start() -> TestNode {
+        TestNode::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestNode {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::for_test(dir.path());
+        tweak(&mut cfg);
+        let handle = NodeHandle::start(cfg).await.unwrap();
+        let addr = handle.addr();
+        TestNode { handle: Some(handle), addr, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+
+    pub async fn raw(&self) -> Raw {
+        Raw::connect(self.addr).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(h) = self.handle.take() {
+            h.stop().await;
+        }
+    }
+}
+
+/// A raw TCP client for byte-level protocol tests.
+pub struct Raw {
+    pub stream: TcpStream,
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        Raw { stream: TcpStream::connect(addr).await.unwrap() }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Reads until exactly `expected` has arrived (or 5 s pass), and returns what came.
+    pub async fn expect(&mut self, expected: &[u8]) {
+        let got = self.read_at_least(expected.len()).await;
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expected));
+    }
+
+    pub async fn read_at_least(&mut self, n: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while got.len() < n {
+            let mut buf = vec![0u8; 64 * 1024];
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Err(_) => break,
+                Ok(Ok(k)) => got.extend_from_slice(&buf[..k]),
+                Ok(Err(_)) => break,
+            }
+        }
+        got
+    }
+
+    /// True when the server closes the connection within 5 s.
+    pub async fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 1024];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// A real `cartwheel` process (the binary cargo built for these tests).
+pub struct Process {
+    pub child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Process {
+    pub async fn start(dir: &Path, port: u16, extra: &[&str]) -> Process {
+        let child = Command::new(env!("CARGO_BIN_EXE_cartwheel"))
+            .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let p = Process { child: Some(child), port, dir: dir.to_path_buf() };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let start = Instant::now();
+        loop {
+            if let Ok(mut s) = TcpStream::connect(addr).await {
+                if s.write_all(b"PING\r\n").await.is_ok() {
+                    let mut b = [0u8; 7];
+                    if s.read_exact(&mut b).await.is_ok() && &b == b"+PONG\r\n" {
+                        break;
+                    }
+                }
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "cartwheel did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        p
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// SIGKILL: no shutdown path runs.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
