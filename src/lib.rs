@@ -21,6 +21,9 @@
 //! [`node`] wires these together; [`config`] is the TOML + CLI configuration; [`clock`] is the
 //! wall-clock seam used for TTLs.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod command;
 pub mod config;

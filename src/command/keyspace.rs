@@ -327,7 +327,7 @@ pub(super) fn object(c: &Coordinator, a: &[Bytes]) -> CmdResult {
         return Ok(Reply::Nil);
     }
     Ok(if is(sub, "encoding") {
-        encoding_of(&cur).map_or(Reply::Nil, |e| Reply::bulk(e))
+        encoding_of(&cur).map_or(Reply::Nil, Reply::bulk)
     } else if is(sub, "refcount") {
         Reply::Int(1)
     } else if is(sub, "idletime") {

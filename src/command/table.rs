@@ -393,6 +393,7 @@ pub fn arity_ok(spec: &CommandSpec, argc: usize) -> bool {
     }
 }
 
+/// Every command Cartwheel knows, sorted by name.
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "append",
