@@ -91,6 +91,8 @@ async fn dispatch(node: &Node, s: &mut Session, name: &str, a: &[Bytes]) -> Repl
         "decrby" => strings::incrby(node, s, a, true),
         "incrbyfloat" => strings::incrbyfloat(node, s, a),
         "lcs" => strings::lcs(node, a),
+        "getbit" => strings::getbit(c, a, node.config().proto_max_bulk_len),
+        "setbit" => strings::setbit(node, s, a),
         // keyspace
         "del" | "unlink" => keyspace::del(node, s, a),
         "exists" => keyspace::exists(c, a),

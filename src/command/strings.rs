@@ -377,3 +377,49 @@ pub(super) fn lcs(node: &Node, a: &[Bytes]) -> CmdResult {
     let opts = super::lcs::Options { len_only, idx, with_len, min_len: min_len as usize };
     Ok(super::lcs::reply(&x, &y, opts, node.config().proto_max_bulk_len))
 }
+
+/// Parses a bit offset like Redis's `getBitOffsetFromArgument`.
+fn bit_offset(arg: &[u8], max_bulk: usize) -> Result<usize, Reply> {
+    match parse_i64(arg) {
+        Some(o) if o >= 0 && ((o as u64) >> 3) < max_bulk as u64 => Ok(o as usize),
+        _ => Err(Reply::error("ERR bit offset is not an integer or out of range")),
+    }
+}
+
+pub(super) fn getbit(c: &Coordinator, a: &[Bytes], max_bulk: usize) -> CmdResult {
+    let offset = match bit_offset(&a[2], max_bulk) {
+        Ok(o) => o,
+        Err(r) => return Ok(r),
+    };
+    let cur = c.read(&a[1])?;
+    let byte = cur.value().and_then(|v| v.get(offset >> 3).copied()).unwrap_or(0);
+    Ok(Reply::Int(i64::from((byte >> (7 - (offset & 7))) & 1)))
+}
+
+pub(super) fn setbit(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+    let offset = match bit_offset(&a[2], node.config().proto_max_bulk_len) {
+        Ok(o) => o,
+        Err(r) => return Ok(r),
+    };
+    let on = match a[3].as_ref() {
+        b"1" => true,
+        b"0" => false,
+        _ => return Ok(Reply::error("ERR bit is not an integer or out of range")),
+    };
+    s.wrote = true;
+    node.coord.update(&a[1], |cur| {
+        let mut v = BytesMut::from(cur.value().map_or(&b""[..], |b| &b[..]));
+        let idx = offset >> 3;
+        if v.len() <= idx {
+            v.resize(idx + 1, 0);
+        }
+        let mask = 1u8 << (7 - (offset & 7));
+        let old = i64::from(v[idx] & mask != 0);
+        if on {
+            v[idx] |= mask;
+        } else {
+            v[idx] &= !mask;
+        }
+        (put(v.freeze(), Ttl::Keep, cur), Reply::Int(old))
+    })
+}

@@ -1338,6 +1338,29 @@ pub static COMMANDS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
+        name: "getbit",
+        arity: 3,
+        flags: &["readonly", "fast"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@read", "@bitmap", "@fast"],
+        key_specs: &[KeySpec::new(
+            &["RO", "access"],
+            BeginSearch::Index(1),
+            FindKeys::Range { last_key: 0, key_step: 1, limit: 0 },
+        )],
+        group: "bitmap",
+        since: "2.2.0",
+        summary: "Returns the bit value at offset in the string value stored at key",
+        complexity: "O(1)",
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::new("offset", ArgKind::Integer),
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
         name: "getdel",
         arity: 2,
         flags: &["write", "fast"],
@@ -2355,6 +2378,30 @@ pub static COMMANDS: &[CommandSpec] = &[
                     Arg::new("unix-time-milliseconds", ArgKind::UnixTime).token("PXAT").since("6.2.0"),
                     Arg::new("keepttl", ArgKind::PureToken).token("KEEPTTL").since("6.0.0"),
                 ]).optional(),
+        ],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
+        name: "setbit",
+        arity: 4,
+        flags: &["write", "denyoom"],
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        acl_categories: &["@write", "@bitmap", "@slow"],
+        key_specs: &[KeySpec::new(
+            &["RW", "access", "update"],
+            BeginSearch::Index(1),
+            FindKeys::Range { last_key: 0, key_step: 1, limit: 0 },
+        )],
+        group: "bitmap",
+        since: "2.2.0",
+        summary: "Sets or clears the bit at offset in the string value stored at key",
+        complexity: "O(1)",
+        arguments: &[
+            Arg::key("key", 0),
+            Arg::new("offset", ArgKind::Integer),
+            Arg::new("value", ArgKind::Integer),
         ],
         ..CommandSpec::DEFAULT
     },
