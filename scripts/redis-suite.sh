@@ -150,10 +150,10 @@ ping_port() { # PORT -> 0 if something answers PING with PONG
 # shellcheck disable=SC2016 # $1 is expanded by the inner bash
 port_in_use() { timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null; }
 
-free_port() { # a port in 22000-31999 nobody listens on (the suite's own test
-  local p i   # server uses 21079-21110)
+free_port() { # a port in 28000-31999 nobody listens on (see SUITE_BASEPORT)
+  local p i
   for ((i = 0; i < 200; i++)); do
-    p=$((22000 + RANDOM % 10000))
+    p=$((28000 + RANDOM % 4000))
     port_in_use "$p" || { echo "$p"; return 0; }
   done
   die "could not find a free port"
@@ -293,7 +293,7 @@ mkdir -p "$CACHE_DIR"
 SUITE_DIR=''
 if [[ $REFRESH -eq 0 ]]; then SUITE_DIR=$(cached_suite || true); fi
 if [[ -z $SUITE_DIR ]]; then
-  need_cmd apt-get apt
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: cannot fetch the Debian source package"
   need_cmd dpkg-source dpkg-dev
   SUITE_DIR=$(fetch_suite)
 fi
@@ -349,7 +349,11 @@ for unit in "${UNIT_LIST[@]}"; do
   if [[ $ready -eq 1 ]] && ! alive "$SERVER_PID"; then ready=0 died=1; fi
 
   if [[ $ready -eq 1 ]]; then
-    suite_args=(--host 127.0.0.1 --port "$port" --singledb --ignore-encoding --ignore-digest
+    # The suite's own test server listens on a free port in
+    # [baseport-32, baseport) (and probes port+10000); a random baseport per
+    # unit keeps concurrent runs of this script from racing for one port.
+    suite_baseport=$((10032 + 32 * (RANDOM % 250)))
+    suite_args=(--host 127.0.0.1 --port "$port" --baseport "$suite_baseport" --singledb --ignore-encoding --ignore-digest
                 "${TAG_ARGS[@]}" --clients 1 --timeout 120 --durable
                 --skipfile "$skipfile" --single "$unit" "${EXTRA[@]}")
     # In the background + `wait`, so a signal to this script is handled at
@@ -359,13 +363,14 @@ for unit in "${UNIT_LIST[@]}"; do
     (cd "$SUITE_DIR" && TERM=dumb exec timeout -k 10 "$UNIT_TIMEOUT" tclsh tests/test_helper.tcl \
       "${suite_args[@]}") </dev/null >"$out" 2>&1 &
     SUITE_PID=$!
-    if [[ $VERBOSE -eq 1 ]]; then tail -n +1 -f --pid="$SUITE_PID" "$out" >&2 & fi
+    TAIL_PID=''
+    if [[ $VERBOSE -eq 1 ]]; then tail -n +1 -f --pid="$SUITE_PID" "$out" >&2 & TAIL_PID=$!; fi
     set +e
     wait "$SUITE_PID"
     suite_rc=$?
     set -e
     SUITE_PID=''
-    if [[ $VERBOSE -eq 1 ]]; then wait; fi
+    if [[ -n $TAIL_PID ]]; then wait "$TAIL_PID" || true; fi
     alive "$SERVER_PID" || died=1
   else
     : >"$out"
