@@ -96,7 +96,6 @@ fn set_one(cfg: &mut Config, fsync: &mut Option<FsyncPolicy>, name: &[u8], value
         "timeout" => cfg.timeout = int()? as u64,
         "proto-max-bulk-len" => cfg.proto_max_bulk_len = int()? as usize,
         "client-query-buffer-limit" => cfg.client_query_buffer_limit = int()? as usize,
-        "hz" => cfg.hz = int()?.clamp(1, 500) as u32,
         "requirepass" => {
             cfg.requirepass = if value.is_empty() { None } else { Some(String::from_utf8_lossy(value).into_owned()) }
         }
@@ -106,7 +105,6 @@ fn set_one(cfg: &mut Config, fsync: &mut Option<FsyncPolicy>, name: &[u8], value
                     .ok_or_else(|| fail("argument(s) must be one of the following: always, everysec, no"))?,
             )
         }
-        "loglevel" => cfg.loglevel = String::from_utf8_lossy(value).to_ascii_lowercase(),
         "save" if value.is_empty() => {}
         "appendonly" if value.eq_ignore_ascii_case(b"yes") => {}
         _ => {
