@@ -200,7 +200,8 @@ impl NodeHandle {
         let node_id = load_node_id(&cfg.dir)?;
         let store: Arc<dyn Store> = Arc::new(FjallStore::open(&cfg.dir, cfg.cache_size_mb << 20)?);
         let durability = Durability::start(Arc::clone(&store), cfg.fsync);
-        let coord_cfg = CoordConfig { node_id, max_siblings: cfg.max_siblings };
+        let coord_cfg =
+            CoordConfig { node_id, max_siblings: cfg.max_siblings, row_cache_bytes: cfg.row_cache_mb << 20 };
         let coord = Arc::new(Coordinator::open(coord_cfg, store, Arc::clone(&durability), Arc::clone(&clock))?);
 
         let mut listeners = Vec::new();

@@ -168,6 +168,8 @@ fn render(node: &Node, section: &str, o: &mut String) {
             kv("sibling_writes", &cs.sibling_writes.load(Ordering::Relaxed));
             kv("siblings_collapsed", &cs.collapsed_siblings.load(Ordering::Relaxed));
             kv("max_siblings", &cfg.max_siblings);
+            kv("row_cache_bytes", &coord.row_cache_bytes());
+            kv("row_cache_limit_bytes", &(cfg.row_cache_mb << 20));
         }
         "commandstats" => {
             for (name, calls, usec, failed) in node.stats.command_stats() {

@@ -46,6 +46,12 @@ impl KeyLocks {
         let guards = idx.into_iter().map(|i| self.stripes[i].lock().unwrap_or_else(PoisonError::into_inner)).collect();
         Held { _guards: guards }
     }
+
+    /// Locks every stripe, in ascending order (`FLUSHALL`: nothing else writes meanwhile).
+    pub fn lock_all(&self) -> Held<'_> {
+        let guards = self.stripes.iter().map(|m| m.lock().unwrap_or_else(PoisonError::into_inner)).collect();
+        Held { _guards: guards }
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! and the block cache; durability waits (fsync) happen asynchronously in
 //! [`crate::storage::Durability::commit`].
 
+mod cache;
 mod expiry;
 pub mod locks;
 mod object;
@@ -30,6 +31,7 @@ use crate::clock::Clock;
 use crate::storage::{keys, Durability, StorageError, Store, Write};
 use crate::version::codec::{self, DecodeError};
 use crate::version::{DvvSet, Hlc, NodeId, Sibling};
+use cache::{Cached, RowCache};
 use locks::KeyLocks;
 
 /// Why the coordinator could not serve a request.
@@ -63,6 +65,8 @@ pub struct CoordConfig {
     pub node_id: NodeId,
     /// Cap on siblings per key; beyond it the oldest collapse (last writer wins).
     pub max_siblings: usize,
+    /// Row cache budget in bytes (0 = no row cache).
+    pub row_cache_bytes: u64,
 }
 
 /// Reads and writes keys on behalf of commands.
@@ -73,6 +77,7 @@ pub struct Coordinator {
     clock: Arc<dyn Clock>,
     hlc: Hlc,
     locks: KeyLocks,
+    cache: RowCache,
     stats: CoordStats,
 }
 
@@ -85,6 +90,7 @@ impl Coordinator {
         clock: Arc<dyn Clock>,
     ) -> Result<Coordinator, CoordError> {
         let c = Coordinator {
+            cache: RowCache::new(cfg.row_cache_bytes),
             cfg,
             store,
             durability,
@@ -143,6 +149,11 @@ impl Coordinator {
         self.stats.live_keys.load(Ordering::Relaxed).max(0) as u64
     }
 
+    /// Bytes held by the row cache.
+    pub fn row_cache_bytes(&self) -> u64 {
+        self.cache.weight()
+    }
+
     /// Bytes the store uses on disk.
     pub fn disk_space(&self) -> u64 {
         self.store.disk_space()
@@ -152,7 +163,7 @@ impl Coordinator {
     pub fn read(&self, key: &[u8]) -> Result<Current, CoordError> {
         let skey = keys::storage_key(key);
         let now = self.clock.now_ms();
-        let set = self.load(&skey)?;
+        let set = self.load_unlocked(key, &skey)?;
         let current = Current::new(set, now);
         if current.is_reclaimable() {
             let _guard = self.locks.lock_one(key);
@@ -163,7 +174,7 @@ impl Coordinator {
 
     /// The stored sibling set of a key exactly as this node holds it (`KV.LOCAL`).
     pub fn local(&self, key: &[u8]) -> Result<Option<DvvSet>, CoordError> {
-        self.load(&keys::storage_key(key))
+        self.load_unlocked(key, &keys::storage_key(key))
     }
 
     /// Atomically reads `key`, lets `f` decide a [`Mutation`] from its current state, and
@@ -177,7 +188,7 @@ impl Coordinator {
         let mut batch = Vec::with_capacity(1);
         self.plan(skey, current, mutation, now, &mut batch);
         if !batch.is_empty() {
-            self.store.write(&batch)?;
+            self.write(&batch)?;
         }
         Ok(result)
     }
@@ -215,14 +226,17 @@ impl Coordinator {
             self.plan(sk, cur, m, now, &mut batch);
         }
         if !batch.is_empty() {
-            self.store.write(&batch)?;
+            self.write(&batch)?;
         }
         Ok(result)
     }
 
     /// Removes every key.
     pub fn flush_all(&self) -> Result<(), CoordError> {
-        self.store.clear()?;
+        let _all = self.locks.lock_all();
+        let cleared = self.store.clear();
+        self.cache.clear();
+        cleared?;
         self.stats.live_keys.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -239,10 +253,48 @@ impl Coordinator {
         Ok(out)
     }
 
+    /// The stored set under `skey`, for a caller that does not hold the key's lock: a cache
+    /// hit needs no lock; a miss takes it, so that filling the cache cannot race a writer.
+    fn load_unlocked(&self, key: &[u8], skey: &[u8]) -> Result<Option<DvvSet>, CoordError> {
+        match self.cache.get(skey) {
+            Cached::Present(bytes) => Ok(Some(codec::decode(&bytes)?)),
+            Cached::Absent => Ok(None),
+            Cached::Unknown => {
+                let _guard = self.locks.lock_one(key);
+                self.load(skey)
+            }
+        }
+    }
+
+    /// The stored set under `skey` (caller holds the key's lock): from the row cache, else from
+    /// the store, filling the cache.
     fn load(&self, skey: &[u8]) -> Result<Option<DvvSet>, CoordError> {
-        match self.store.get(skey)? {
+        let bytes = match self.cache.get(skey) {
+            Cached::Present(bytes) => Some(bytes),
+            Cached::Absent => None,
+            Cached::Unknown => {
+                let stored = self.store.get(skey)?;
+                self.cache.fill(skey, stored.as_ref());
+                stored
+            }
+        };
+        match bytes {
             Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
             None => Ok(None),
+        }
+    }
+
+    /// Applies a batch to the store and then to the row cache (caller holds the keys' locks).
+    fn write(&self, batch: &[Write]) -> Result<(), CoordError> {
+        match self.store.write(batch) {
+            Ok(()) => {
+                self.cache.apply(batch);
+                Ok(())
+            }
+            Err(e) => {
+                self.cache.forget(batch);
+                Err(e.into())
+            }
         }
     }
 
@@ -288,7 +340,7 @@ impl Coordinator {
             return Ok(current);
         }
         let was_present = current.set().is_some_and(object::present);
-        self.store.write(&[Write::Delete(skey.clone())])?;
+        self.write(&[Write::Delete(skey.clone())])?;
         if was_present {
             self.stats.live_keys.fetch_sub(1, Ordering::Relaxed);
         }
