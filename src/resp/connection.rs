@@ -3,8 +3,8 @@
 //!
 //! Pipelining falls out of the batch loop: a client that sends 16 commands at once gets 16
 //! replies in one write. Writes of a batch become durable once ([`Durability::commit`]) before
-//! its replies leave, which is what makes `fsync = always` a group commit per batch (and across
-//! clients, in the sync thread). Bad framing gets Redis's `-ERR Protocol error: …` and a close;
+//! its replies leave; `commit` lets the other ready connections run first, so one journal write
+//! (or fsync) covers the batches of every client served in the same scheduler round. Bad framing gets Redis's `-ERR Protocol error: …` and a close;
 //! a client whose unparsed input exceeds `client-query-buffer-limit` is closed; an idle client is
 //! closed after `timeout` seconds; `CLIENT KILL` and shutdown close it between batches.
 //!

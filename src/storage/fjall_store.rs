@@ -2,8 +2,8 @@
 //!
 //! Journal persistence is manual (`manual_journal_persist`): a write batch lands in fjall's
 //! journal buffer and memtable without a syscall, and the durability layer decides when to hand
-//! the buffer to the OS (once per client read batch) and when to fsync (every second, or group
-//! commit for `fsync = always`). That is what keeps per-command syscalls off the hot path.
+//! the buffer to the OS (once per scheduler round of client batches) and when to fsync (every
+//! second, or group commit for `fsync = always`). That keeps per-command syscalls off the hot path.
 
 use std::path::Path;
 
