@@ -155,3 +155,20 @@ async fn expired_keys_vanish_lazily_and_actively() {
     assert_eq!(v, None);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn info_keyspace_counts_expires_and_client_list_names_subcommands() {
+    let node = TestNode::start().await;
+    let mut c = conn(&node.url()).await;
+    let _: () = c.set_ex("t1", "v", 100).await.unwrap();
+    let _: () = c.set_ex("t2", "v", 100).await.unwrap();
+    let _: () = c.set("p", "v").await.unwrap();
+    let info: String = redis::cmd("INFO").arg("keyspace").query_async(&mut c).await.unwrap();
+    assert!(info.contains("db0:keys=3,expires=2,avg_ttl=0"), "{info}");
+    let _: bool = c.persist("t1").await.unwrap();
+    let info: String = redis::cmd("INFO").arg("keyspace").query_async(&mut c).await.unwrap();
+    assert!(info.contains("db0:keys=3,expires=1,"), "{info}");
+    let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut c).await.unwrap();
+    assert!(list.contains(" cmd=client|list "), "{list}");
+    node.stop().await;
+}

@@ -155,7 +155,7 @@ fn render(node: &Node, section: &str, o: &mut String) {
         "keyspace" => {
             let keys = coord.dbsize();
             if keys > 0 {
-                kv("db0", &format!("keys={keys},expires=0,avg_ttl=0"));
+                kv("db0", &format!("keys={keys},expires={},avg_ttl=0", coord.volatile_keys()));
             }
         }
         "cartwheel" => {

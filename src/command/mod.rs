@@ -40,10 +40,12 @@ pub async fn execute(node: &Node, session: &mut Session, args: Vec<Bytes>) -> Re
         node.stats.record_error("ERR");
         return reply;
     };
+    // What CLIENT LIST shows as `cmd=`: the full name, `client|list` for a subcommand.
+    let mut full_name = spec.name;
     if !spec.subcommands.is_empty() && args.len() >= 2 {
         match table::lookup_sub(spec, &args[1]) {
             Some(sub) if !table::arity_ok(sub, args.len()) => return errors::wrong_arity(sub.name),
-            Some(_) => {}
+            Some(sub) => full_name = sub.name,
             None => return errors::unknown_subcommand(spec.name, &args[1]),
         }
     } else if !table::arity_ok(spec, args.len()) {
@@ -52,7 +54,7 @@ pub async fn execute(node: &Node, session: &mut Session, args: Vec<Bytes>) -> Re
     if !session.authenticated && !matches!(spec.name, "auth" | "hello" | "quit" | "reset") {
         return Reply::error("NOAUTH Authentication required.");
     }
-    session.note_command(spec.name);
+    session.note_command(full_name);
     node.stats.commands.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
     let reply = dispatch(node, session, spec.name, &args).await;

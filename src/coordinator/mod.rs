@@ -50,6 +50,8 @@ pub enum CoordError {
 pub struct CoordStats {
     /// Keys whose newest version is a value (expired-but-unreclaimed keys included, like Redis).
     pub live_keys: AtomicI64,
+    /// Of those, keys whose newest value has a TTL (Redis's `expires` count).
+    pub volatile_keys: AtomicI64,
     /// Keys removed because their TTL passed.
     pub expired_keys: AtomicU64,
     /// Siblings dropped because a key exceeded `max-siblings`.
@@ -104,7 +106,7 @@ impl Coordinator {
     }
 
     fn recount(&self) -> Result<(), CoordError> {
-        let mut live = 0i64;
+        let (mut live, mut volatile) = (0i64, 0i64);
         let mut from = Vec::new();
         loop {
             let page = self.store.scan(&from, None, 1024)?;
@@ -112,10 +114,13 @@ impl Coordinator {
             from = last.to_vec();
             from.push(0);
             for (_, v) in &page {
-                live += i64::from(object::present(&codec::decode(v)?));
+                let set = codec::decode(v)?;
+                live += i64::from(object::present(&set));
+                volatile += i64::from(object::volatile(&set));
             }
         }
         self.stats.live_keys.store(live, Ordering::Relaxed);
+        self.stats.volatile_keys.store(volatile, Ordering::Relaxed);
         Ok(())
     }
 
@@ -147,6 +152,11 @@ impl Coordinator {
     /// The number of keys (Redis `DBSIZE` semantics).
     pub fn dbsize(&self) -> u64 {
         self.stats.live_keys.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// The number of keys with a TTL (`INFO keyspace` `expires=`).
+    pub fn volatile_keys(&self) -> u64 {
+        self.stats.volatile_keys.load(Ordering::Relaxed).max(0) as u64
     }
 
     /// Bytes held by the row cache.
@@ -238,6 +248,7 @@ impl Coordinator {
         self.cache.clear();
         cleared?;
         self.stats.live_keys.store(0, Ordering::Relaxed);
+        self.stats.volatile_keys.store(0, Ordering::Relaxed);
         Ok(())
     }
 
@@ -324,6 +335,8 @@ impl Coordinator {
         }
         let delta = i64::from(object::present(&new)) - i64::from(object::present(&old));
         self.stats.live_keys.fetch_add(delta, Ordering::Relaxed);
+        let delta = i64::from(object::volatile(&new)) - i64::from(object::volatile(&old));
+        self.stats.volatile_keys.fetch_add(delta, Ordering::Relaxed);
         // With N = 1 every replica holds a tombstone as soon as it is written, so a key whose
         // every sibling is a tombstone is reaped at once (DESIGN §1.4).
         if new.siblings().all(|(_, s)| s.value.is_none()) {
@@ -340,9 +353,13 @@ impl Coordinator {
             return Ok(current);
         }
         let was_present = current.set().is_some_and(object::present);
+        let was_volatile = current.set().is_some_and(object::volatile);
         self.write(&[Write::Delete(skey.clone())])?;
         if was_present {
             self.stats.live_keys.fetch_sub(1, Ordering::Relaxed);
+        }
+        if was_volatile {
+            self.stats.volatile_keys.fetch_sub(1, Ordering::Relaxed);
         }
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         Ok(Current::new(None, now))

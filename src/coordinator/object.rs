@@ -110,3 +110,9 @@ impl Current {
 pub(crate) fn present(set: &DvvSet) -> bool {
     set.winner().is_some_and(|w| w.value.is_some())
 }
+
+/// Whether a stored set counts as a key with a TTL (`INFO keyspace` `expires=`): present, and its
+/// winner carries an expiry.
+pub(crate) fn volatile(set: &DvvSet) -> bool {
+    set.winner().is_some_and(|w| w.value.is_some() && w.expires_at.is_some())
+}

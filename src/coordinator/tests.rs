@@ -137,3 +137,32 @@ fn concurrent_increments_are_atomic_with_the_cache() {
     let truth = coordinator(&store, &clock, 0);
     assert_eq!(value(&truth, "n").as_deref(), Some(&b"4000"[..]));
 }
+
+#[test]
+fn keys_with_a_ttl_are_counted_through_every_change() {
+    let store = Arc::new(MemStore::new());
+    let clock = Arc::new(ManualClock::new(1_000));
+    let c = coordinator(&store, &clock, 1 << 20);
+    let put_ttl = |key: &[u8], ttl: Option<u64>| {
+        let v = Bytes::from_static(b"v");
+        c.update(key, |_| (Mutation::Put { value: v, expires_at: ttl.map(|t| 1_000 + t) }, ())).expect("put");
+    };
+    put_ttl(b"a", Some(500));
+    put_ttl(b"b", Some(5_000));
+    put_ttl(b"c", None);
+    assert_eq!((c.dbsize(), c.volatile_keys()), (3, 2));
+    put_ttl(b"b", None); // like PERSIST / a plain SET
+    assert_eq!(c.volatile_keys(), 1);
+    put_ttl(b"c", Some(5_000)); // like EXPIRE
+    assert_eq!(c.volatile_keys(), 2);
+    c.update(b"c", |_| (Mutation::Delete, ())).expect("delete");
+    assert_eq!((c.dbsize(), c.volatile_keys()), (2, 1));
+    let reopened = coordinator(&store, &clock, 0);
+    assert_eq!((reopened.dbsize(), reopened.volatile_keys()), (2, 1), "recounted at open");
+    clock.advance(1_000);
+    assert_eq!(value(&c, "a"), None, "a expired and is reclaimed");
+    assert_eq!((c.dbsize(), c.volatile_keys()), (1, 0));
+    put_ttl(b"d", Some(10_000));
+    c.flush_all().expect("flush");
+    assert_eq!((c.dbsize(), c.volatile_keys()), (0, 0));
+}
