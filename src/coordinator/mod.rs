@@ -264,35 +264,44 @@ impl Coordinator {
         Ok(out)
     }
 
+    /// What the row cache says of `skey`, decoded; `None` when it does not know.
+    fn cached(&self, skey: &[u8]) -> Option<Result<Option<DvvSet>, CoordError>> {
+        match self.cache.get(skey) {
+            Cached::Present(bytes) => Some(codec::decode(&bytes).map(Some).map_err(CoordError::from)),
+            Cached::Absent => Some(Ok(None)),
+            Cached::Unknown => None,
+        }
+    }
+
     /// The stored set under `skey`, for a caller that does not hold the key's lock: a cache
     /// hit needs no lock; a miss takes it, so that filling the cache cannot race a writer.
     fn load_unlocked(&self, key: &[u8], skey: &[u8]) -> Result<Option<DvvSet>, CoordError> {
-        match self.cache.get(skey) {
-            Cached::Present(bytes) => Ok(Some(codec::decode(&bytes)?)),
-            Cached::Absent => Ok(None),
-            Cached::Unknown => {
-                let _guard = self.locks.lock_one(key);
-                self.load(skey)
-            }
+        if let Some(hit) = self.cached(skey) {
+            return hit;
         }
+        let _guard = self.locks.lock_one(key);
+        self.load(skey)
     }
 
     /// The stored set under `skey` (caller holds the key's lock): from the row cache, else from
     /// the store, filling the cache.
     fn load(&self, skey: &[u8]) -> Result<Option<DvvSet>, CoordError> {
-        let bytes = match self.cache.get(skey) {
-            Cached::Present(bytes) => Some(bytes),
-            Cached::Absent => None,
-            Cached::Unknown => {
-                let stored = self.store.get(skey)?;
-                self.cache.fill(skey, stored.as_ref());
-                stored
-            }
-        };
-        match bytes {
+        if let Some(hit) = self.cached(skey) {
+            return hit;
+        }
+        let stored = self.store.get(skey)?;
+        self.cache.fill(skey, stored.as_ref());
+        match stored {
             Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
             None => Ok(None),
         }
+    }
+
+    /// Moves the `DBSIZE` and `expires` counters from what `old` counted for to what `new` does.
+    fn account(&self, old: Option<&DvvSet>, new: Option<&DvvSet>) {
+        let count = |f: fn(&DvvSet) -> bool| i64::from(new.is_some_and(f)) - i64::from(old.is_some_and(f));
+        self.stats.live_keys.fetch_add(count(object::present), Ordering::Relaxed);
+        self.stats.volatile_keys.fetch_add(count(object::volatile), Ordering::Relaxed);
     }
 
     /// Applies a batch to the store and then to the row cache (caller holds the keys' locks).
@@ -333,10 +342,7 @@ impl Coordinator {
         if new.len() > 1 {
             self.stats.sibling_writes.fetch_add(1, Ordering::Relaxed);
         }
-        let delta = i64::from(object::present(&new)) - i64::from(object::present(&old));
-        self.stats.live_keys.fetch_add(delta, Ordering::Relaxed);
-        let delta = i64::from(object::volatile(&new)) - i64::from(object::volatile(&old));
-        self.stats.volatile_keys.fetch_add(delta, Ordering::Relaxed);
+        self.account(Some(&old), Some(&new));
         // With N = 1 every replica holds a tombstone as soon as it is written, so a key whose
         // every sibling is a tombstone is reaped at once (DESIGN §1.4).
         if new.siblings().all(|(_, s)| s.value.is_none()) {
@@ -352,15 +358,8 @@ impl Coordinator {
         if !current.is_reclaimable() {
             return Ok(current);
         }
-        let was_present = current.set().is_some_and(object::present);
-        let was_volatile = current.set().is_some_and(object::volatile);
         self.write(&[Write::Delete(skey.clone())])?;
-        if was_present {
-            self.stats.live_keys.fetch_sub(1, Ordering::Relaxed);
-        }
-        if was_volatile {
-            self.stats.volatile_keys.fetch_sub(1, Ordering::Relaxed);
-        }
+        self.account(current.set(), None);
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         Ok(Current::new(None, now))
     }
