@@ -17,6 +17,7 @@
 //!    expiry. Today a cluster of one (N = 1); the cluster fans out from here.
 //! 4. [`version`] — pure: DVVSet sibling sets, the hybrid logical clock, the stored encoding.
 //! 5. [`storage`] — the `Store` trait, fjall and in-memory implementations, fsync policy.
+//! 6. [`membership`] — gossip, failure detector, `CLUSTER MEET`/`FORGET`; publishes the view.
 //!
 //! [`node`] wires these together; [`config`] is the TOML + CLI configuration; [`clock`] is the
 //! wall-clock seam used for TTLs.
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod command;
 pub mod config;
 pub mod coordinator;
+pub mod membership;
 pub mod node;
 pub mod resp;
 pub mod storage;
