@@ -18,6 +18,7 @@
 //! 4. [`version`] — pure: DVVSet sibling sets, the hybrid logical clock, the stored encoding.
 //! 5. [`storage`] — the `Store` trait, fjall and in-memory implementations, fsync policy.
 //! 6. [`rpc`] over [`net`] — node-to-node transport: authenticated, multiplexed, TCP or simulated.
+//! 7. [`membership`] — gossip, failure detector, `CLUSTER MEET`/`FORGET`; publishes the view.
 //!
 //! [`node`] wires these together; [`config`] is the TOML + CLI configuration; [`clock`] is the
 //! wall-clock seam used for TTLs.
@@ -29,6 +30,7 @@ pub mod clock;
 pub mod command;
 pub mod config;
 pub mod coordinator;
+pub mod membership;
 pub mod net;
 pub mod node;
 pub mod resp;

@@ -1,0 +1,218 @@
+//! [`Membership`]: the handle the node owns. It runs the gossip loop over a [`GossipTransport`],
+//! answers incoming gossip (the RPC service calls [`Membership::handle`]), takes `CLUSTER MEET`
+//! and `CLUSTER FORGET`, and publishes the [`ClusterView`] watch channel the ring subscribes to.
+//! The protocol logic lives in `state`; this file only adds the lock, the timers and the I/O.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::codec::{Message, MAX_ZONE_LEN};
+use super::state::State;
+use super::{ClusterView, GossipConfig, GossipError, GossipStats, GossipTransport, LocalMember, MemberStatus};
+use crate::version::NodeId;
+
+/// Cluster membership of one node: gossip, failure detection and the published view.
+pub struct Membership {
+    id: NodeId,
+    cfg: GossipConfig,
+    transport: Arc<dyn GossipTransport>,
+    state: Mutex<State>,
+    view_tx: watch::Sender<Arc<ClusterView>>,
+}
+
+impl Membership {
+    /// Creates the membership of `me` (status [`MemberStatus::Up`]); call [`Membership::run`] to
+    /// start gossiping. Fails if the zone is longer than [`MAX_ZONE_LEN`] bytes.
+    pub fn new(
+        me: LocalMember,
+        cfg: GossipConfig,
+        transport: Arc<dyn GossipTransport>,
+    ) -> Result<Arc<Membership>, GossipError> {
+        if me.zone.len() > MAX_ZONE_LEN {
+            return Err(GossipError::InvalidLocal(format!("zone longer than {MAX_ZONE_LEN} bytes")));
+        }
+        let id = me.id;
+        let state = State::new(me, cfg.clone());
+        let (view_tx, _) = watch::channel(state.view());
+        Ok(Arc::new(Membership { id, cfg, transport, state: Mutex::new(state), view_tx }))
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// A receiver of every new view (it holds the current one).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<ClusterView>> {
+        self.view_tx.subscribe()
+    }
+
+    /// The current view.
+    pub fn view(&self) -> Arc<ClusterView> {
+        Arc::clone(&self.view_tx.borrow())
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> GossipStats {
+        self.lock().stats.clone()
+    }
+
+    /// Answers an incoming exchange (a Syn; an Ack is also taken and answered with no bytes).
+    pub fn handle(&self, _from: SocketAddr, msg: Bytes) -> Result<Bytes, GossipError> {
+        let result = Message::decode(&msg).map_err(GossipError::from).and_then(|msg| {
+            let mut st = self.lock();
+            let now = Instant::now();
+            let reply = match msg {
+                Message::Ack { .. } => st.on_ack(msg, now).map(|()| Bytes::new()),
+                _ => st.on_syn(msg, now).map(|m| m.encode()),
+            };
+            self.publish(&mut st, now);
+            reply
+        });
+        self.count(&result);
+        result
+    }
+
+    /// Takes an incoming fire-and-forget message (an Ack); errors are counted and dropped.
+    pub fn handle_one_way(&self, _from: SocketAddr, msg: Bytes) {
+        let result = Message::decode(&msg).map_err(GossipError::from).and_then(|msg| {
+            let mut st = self.lock();
+            let now = Instant::now();
+            let applied = st.on_ack(msg, now);
+            self.publish(&mut st, now);
+            applied
+        });
+        if let Err(e) = &result {
+            tracing::debug!(error = %e, "gossip message dropped");
+        }
+        self.count(&result);
+    }
+
+    /// `CLUSTER MEET`: gossip with `addr` every round until it answers.
+    pub fn meet(&self, addr: SocketAddr) {
+        self.lock().meet(addr);
+    }
+
+    /// `CLUSTER FORGET`: removes a member everywhere (see the module doc for the rule). Returns
+    /// false for an unknown id or this node itself.
+    pub fn forget(&self, id: NodeId) -> bool {
+        let mut st = self.lock();
+        let now = Instant::now();
+        let removed = st.forget(&id, now);
+        self.publish(&mut st, now);
+        removed
+    }
+
+    /// A hint from RPC: a request to `id` failed; counts like a failed gossip probe.
+    pub fn report_unreachable(&self, id: &NodeId) {
+        let mut st = self.lock();
+        st.report_unreachable(id);
+        self.publish(&mut st, Instant::now());
+    }
+
+    /// Declares this node's own status (gossiped with its next heartbeat).
+    pub fn set_status(&self, status: MemberStatus) {
+        let mut st = self.lock();
+        st.set_status(status);
+        self.publish(&mut st, Instant::now());
+    }
+
+    /// Gossips every [`GossipConfig::interval`] until `shutdown` turns true (or its sender is
+    /// dropped). Seeds not yet known as members are contacted every round.
+    pub async fn run(self: Arc<Self>, seeds: Vec<SocketAddr>, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.cfg.interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            tokio::select! {
+                _ = ticker.tick() => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            let (targets, syn) = {
+                let mut st = self.lock();
+                let now = Instant::now();
+                st.tick(now);
+                self.publish(&mut st, now);
+                (st.targets(&seeds, now), st.syn(now).encode())
+            };
+            let mut round = JoinSet::new();
+            for addr in targets {
+                round.spawn(Arc::clone(&self).exchange_with(addr, syn.clone()));
+            }
+            while round.join_next().await.is_some() {}
+        }
+    }
+
+    /// One push-pull exchange with `addr`, bounded by the probe timeout.
+    async fn exchange_with(self: Arc<Self>, addr: SocketAddr, syn: Bytes) {
+        let reply = tokio::time::timeout(self.cfg.probe_timeout, self.transport.exchange(addr, syn)).await;
+        let reply = match reply {
+            Ok(Ok(bytes)) => Message::decode(&bytes).map_err(GossipError::from),
+            Ok(Err(reason)) => {
+                tracing::debug!(%addr, %reason, "gossip exchange failed");
+                return self.failed(addr);
+            }
+            Err(_) => {
+                tracing::debug!(%addr, "gossip exchange timed out");
+                return self.failed(addr);
+            }
+        };
+        let ack = {
+            let mut st = self.lock();
+            let now = Instant::now();
+            let ack = reply.and_then(|msg| st.on_syn_ack(addr, msg, now));
+            if ack.is_ok() {
+                st.stats.exchanges_ok += 1;
+            }
+            self.publish(&mut st, now);
+            ack
+        };
+        match ack {
+            Ok(Some(ack)) => self.transport.send(addr, ack.encode()),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(%addr, error = %e, "bad gossip reply");
+                self.failed(addr);
+            }
+        }
+    }
+
+    fn failed(&self, addr: SocketAddr) {
+        let mut st = self.lock();
+        st.stats.exchanges_failed += 1;
+        st.probe_failed(addr);
+        self.publish(&mut st, Instant::now());
+    }
+
+    fn count<T>(&self, result: &Result<T, GossipError>) {
+        let mut st = self.lock();
+        match result {
+            Ok(_) => st.stats.messages_in += 1,
+            Err(_) => st.stats.messages_rejected += 1,
+        }
+    }
+
+    /// Publishes the view if something visible changed (called with the lock held, so views are
+    /// published in epoch order).
+    fn publish(&self, st: &mut MutexGuard<'_, State>, now: Instant) {
+        if let Some(view) = st.refresh_view(now) {
+            self.view_tx.send_replace(view);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

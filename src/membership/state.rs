@@ -1,0 +1,363 @@
+//! The pure core of membership: known records, tombstones, the local failure detector, merging
+//! of gossip messages and the derivation of the published [`ClusterView`]. No I/O and no timers:
+//! `gossip` calls it under a lock and passes the current `tokio::time::Instant` in.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::codec::{Digest, Message, Record, Tombstone, MAX_MEMBERS, RECORD_BUDGET};
+use super::{ClusterView, GossipConfig, GossipError, GossipStats, Health, LocalMember, MemberStatus, MemberView};
+use crate::version::NodeId;
+
+/// Most unanswered `CLUSTER MEET` addresses kept.
+const MAX_CONTACTS: usize = 64;
+
+/// What this node knows about one other member.
+struct Peer {
+    record: Record,
+    /// When its `(generation, heartbeat)` last advanced here.
+    last_advance: Instant,
+    /// Consecutive failed direct exchanges / RPC reports.
+    probe_failures: u32,
+}
+
+pub(crate) struct State {
+    cfg: GossipConfig,
+    me: Record,
+    peers: BTreeMap<NodeId, Peer>,
+    /// id → (forgotten up to this generation, expires at).
+    tombstones: BTreeMap<NodeId, (u64, Instant)>,
+    /// `CLUSTER MEET` addresses not answered yet.
+    contacts: Vec<SocketAddr>,
+    rng: fastrand::Rng,
+    view: Arc<ClusterView>,
+    pub(crate) stats: GossipStats,
+}
+
+impl State {
+    pub(crate) fn new(me: LocalMember, cfg: GossipConfig) -> State {
+        let mut seed = me.generation;
+        for chunk in me.id.0.chunks(8) {
+            seed = seed.rotate_left(17) ^ chunk.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        }
+        let me = Record { member: me, heartbeat: 0, status: MemberStatus::Up, suspects: Vec::new() };
+        let view = Arc::new(ClusterView { epoch: 0, me: me.member.id, members: Vec::new() });
+        let mut state = State {
+            cfg,
+            me,
+            peers: BTreeMap::new(),
+            tombstones: BTreeMap::new(),
+            contacts: Vec::new(),
+            rng: fastrand::Rng::with_seed(seed),
+            view,
+            stats: GossipStats::default(),
+        };
+        state.refresh_view(Instant::now());
+        state
+    }
+
+    pub(crate) fn view(&self) -> Arc<ClusterView> {
+        Arc::clone(&self.view)
+    }
+
+    fn is_suspect(&self, peer: &Peer, now: Instant) -> bool {
+        now.saturating_duration_since(peer.last_advance) > self.cfg.suspect_after
+            || peer.probe_failures >= self.cfg.probe_failures
+    }
+
+    fn tombstoned(&self, id: &NodeId, generation: u64) -> bool {
+        self.tombstones.get(id).is_some_and(|(g, _)| generation <= *g)
+    }
+
+    fn record(&self, id: &NodeId) -> Option<&Record> {
+        if *id == self.me.member.id {
+            Some(&self.me)
+        } else {
+            self.peers.get(id).map(|p| &p.record)
+        }
+    }
+
+    /// One gossip round starts: bump the heartbeat, publish current suspicions, expire tombstones.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        self.me.heartbeat += 1;
+        self.me.suspects = self
+            .peers
+            .iter()
+            .filter(|(_, p)| self.is_suspect(p, now))
+            .map(|(id, p)| (*id, p.record.member.generation))
+            .collect();
+        self.tombstones.retain(|_, (_, expires)| *expires > now);
+        self.stats.tombstones = self.tombstones.len();
+        self.stats.rounds += 1;
+    }
+
+    pub(crate) fn set_status(&mut self, status: MemberStatus) {
+        if self.me.status != status {
+            self.me.status = status;
+            self.me.heartbeat += 1;
+        }
+    }
+
+    pub(crate) fn meet(&mut self, addr: SocketAddr) {
+        if addr != self.me.member.cluster_addr && !self.contacts.contains(&addr) && self.contacts.len() < MAX_CONTACTS {
+            self.contacts.push(addr);
+        }
+    }
+
+    /// The addresses to gossip with this round.
+    pub(crate) fn targets(&mut self, seeds: &[SocketAddr], now: Instant) -> Vec<SocketAddr> {
+        let (mut healthy, mut suspected) = (Vec::new(), Vec::new());
+        for p in self.peers.values() {
+            let list = if self.is_suspect(p, now) { &mut suspected } else { &mut healthy };
+            list.push(p.record.member.cluster_addr);
+        }
+        self.rng.shuffle(&mut healthy);
+        healthy.truncate(self.cfg.fanout);
+        if !suspected.is_empty() {
+            healthy.push(suspected[self.rng.usize(..suspected.len())]);
+        }
+        let known = |a: &SocketAddr| {
+            *a == self.me.member.cluster_addr || self.peers.values().any(|p| p.record.member.cluster_addr == *a)
+        };
+        let unknown_seeds = seeds.iter().filter(|a| !known(a));
+        healthy.extend(self.contacts.iter().chain(unknown_seeds).copied());
+        healthy.sort_unstable();
+        healthy.dedup();
+        healthy
+    }
+
+    pub(crate) fn syn(&self, now: Instant) -> Message {
+        let mut digest =
+            vec![Digest { id: self.me.member.id, generation: self.me.member.generation, heartbeat: self.me.heartbeat }];
+        digest.extend(self.peers.iter().map(|(id, p)| Digest {
+            id: *id,
+            generation: p.record.member.generation,
+            heartbeat: p.record.heartbeat,
+        }));
+        Message::Syn {
+            from: self.me.member.id,
+            generation: self.me.member.generation,
+            digest,
+            tombstones: self.tombstone_list(now),
+        }
+    }
+
+    /// Answers a Syn: records the sender lacks, and the ids it has newer.
+    pub(crate) fn on_syn(&mut self, msg: Message, now: Instant) -> Result<Message, GossipError> {
+        let Message::Syn { from, generation, digest, tombstones } = msg else {
+            return Err(GossipError::Unexpected);
+        };
+        self.check_sender(from, generation)?;
+        self.merge_tombstones(&tombstones, now);
+        let theirs: HashMap<NodeId, (u64, u64)> = digest.iter().map(|d| (d.id, (d.generation, d.heartbeat))).collect();
+        let all = std::iter::once(&self.me).chain(self.peers.values().map(|p| &p.record));
+        let records = budgeted(all.filter(|r| theirs.get(&r.member.id).is_none_or(|k| r.key() > *k)));
+        let want = digest
+            .iter()
+            .filter(|d| d.id != self.me.member.id && !self.tombstoned(&d.id, d.generation))
+            .filter(|d| self.peers.get(&d.id).is_none_or(|p| (d.generation, d.heartbeat) > p.record.key()))
+            .map(|d| d.id)
+            .collect();
+        let (me, my_gen) = (self.me.member.id, self.me.member.generation);
+        Ok(Message::SynAck { from: me, generation: my_gen, records, want, tombstones: self.tombstone_list(now) })
+    }
+
+    /// Takes the answer to our Syn sent to `addr`; returns the Ack to send back, if any.
+    pub(crate) fn on_syn_ack(
+        &mut self,
+        addr: SocketAddr,
+        msg: Message,
+        now: Instant,
+    ) -> Result<Option<Message>, GossipError> {
+        let Message::SynAck { from, generation, records, want, tombstones } = msg else {
+            return Err(GossipError::Unexpected);
+        };
+        self.contacts.retain(|a| *a != addr);
+        self.check_sender(from, generation)?;
+        self.merge_tombstones(&tombstones, now);
+        self.merge_records(records, now);
+        if let Some(peer) = self.peers.get_mut(&from) {
+            if peer.record.member.generation <= generation {
+                peer.probe_failures = 0;
+            }
+        }
+        if want.is_empty() {
+            return Ok(None);
+        }
+        let records = budgeted(want.iter().filter_map(|id| self.record(id)));
+        Ok(Some(Message::Ack { from: self.me.member.id, generation: self.me.member.generation, records }))
+    }
+
+    pub(crate) fn on_ack(&mut self, msg: Message, now: Instant) -> Result<(), GossipError> {
+        let Message::Ack { from, generation, records } = msg else {
+            return Err(GossipError::Unexpected);
+        };
+        self.check_sender(from, generation)?;
+        self.merge_records(records, now);
+        Ok(())
+    }
+
+    /// A direct exchange with `addr` failed.
+    pub(crate) fn probe_failed(&mut self, addr: SocketAddr) {
+        for p in self.peers.values_mut().filter(|p| p.record.member.cluster_addr == addr) {
+            p.probe_failures = p.probe_failures.saturating_add(1);
+        }
+    }
+
+    pub(crate) fn report_unreachable(&mut self, id: &NodeId) {
+        if let Some(p) = self.peers.get_mut(id) {
+            p.probe_failures = p.probe_failures.saturating_add(1);
+        }
+    }
+
+    pub(crate) fn forget(&mut self, id: &NodeId, now: Instant) -> bool {
+        let Some(peer) = self.peers.remove(id) else { return false };
+        self.add_tombstone(*id, peer.record.member.generation, now + self.cfg.tombstone_ttl);
+        true
+    }
+
+    fn check_sender(&mut self, from: NodeId, generation: u64) -> Result<(), GossipError> {
+        if self.tombstoned(&from, generation) {
+            return Err(GossipError::Forgotten(from));
+        }
+        Ok(())
+    }
+
+    fn tombstone_list(&self, now: Instant) -> Vec<Tombstone> {
+        let ttl =
+            |expires: &Instant| u64::try_from(expires.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX);
+        self.tombstones
+            .iter()
+            .map(|(id, (generation, expires))| Tombstone { id: *id, generation: *generation, ttl_ms: ttl(expires) })
+            .collect()
+    }
+
+    fn merge_tombstones(&mut self, tombstones: &[Tombstone], now: Instant) {
+        for t in tombstones {
+            let ttl = Duration::from_millis(t.ttl_ms).min(self.cfg.tombstone_ttl);
+            self.add_tombstone(t.id, t.generation, now + ttl);
+        }
+    }
+
+    fn add_tombstone(&mut self, id: NodeId, generation: u64, expires: Instant) {
+        if self.tombstones.get(&id).is_some_and(|(g, _)| *g >= generation) {
+            return;
+        }
+        if !self.tombstones.contains_key(&id) && self.tombstones.len() >= MAX_MEMBERS {
+            let oldest = self.tombstones.iter().min_by_key(|(_, (_, e))| *e).map(|(id, _)| *id);
+            if let Some(oldest) = oldest {
+                self.tombstones.remove(&oldest);
+            }
+        }
+        self.tombstones.insert(id, (generation, expires));
+        if id == self.me.member.id && generation >= self.me.member.generation {
+            self.stats.forgotten_self = true;
+        }
+        if self.peers.get(&id).is_some_and(|p| p.record.member.generation <= generation) {
+            self.peers.remove(&id);
+        }
+        self.stats.tombstones = self.tombstones.len();
+    }
+
+    fn merge_records(&mut self, records: Vec<Record>, now: Instant) {
+        for rec in records {
+            let id = rec.member.id;
+            if id == self.me.member.id || self.tombstoned(&id, rec.member.generation) {
+                continue;
+            }
+            let room = self.peers.len() + 1 < MAX_MEMBERS;
+            match self.peers.get_mut(&id) {
+                Some(peer) if rec.key() > peer.record.key() => {
+                    if rec.member.generation > peer.record.member.generation {
+                        peer.probe_failures = 0;
+                    }
+                    peer.record = rec;
+                    peer.last_advance = now;
+                    self.stats.records_merged += 1;
+                }
+                Some(_) => {}
+                None if room => {
+                    self.peers.insert(id, Peer { record: rec, last_advance: now, probe_failures: 0 });
+                    self.stats.records_merged += 1;
+                }
+                None => self.stats.messages_rejected += 1,
+            }
+        }
+    }
+
+    /// Recomputes the view; returns it when something visible changed (the epoch then grew).
+    pub(crate) fn refresh_view(&mut self, now: Instant) -> Option<Arc<ClusterView>> {
+        let suspect: BTreeMap<NodeId, bool> = self.peers.iter().map(|(id, p)| (*id, self.is_suspect(p, now))).collect();
+        // Observers: me plus every peer I do not suspect. Count their suspicions of the current generation.
+        let mut counts: HashMap<NodeId, usize> = HashMap::new();
+        let mut observers = 1;
+        for (id, is_suspect) in &suspect {
+            if *is_suspect {
+                *counts.entry(*id).or_default() += 1;
+            }
+        }
+        for p in self.peers.values().filter(|p| !suspect.get(&p.record.member.id).copied().unwrap_or(true)) {
+            observers += 1;
+            for (target, generation) in &p.record.suspects {
+                if self.record(target).is_some_and(|r| r.member.generation == *generation) {
+                    *counts.entry(*target).or_default() += 1;
+                }
+            }
+        }
+        let view_of = |rec: &Record, suspected_by_me: bool, target_observes: bool| {
+            let suspected_by = counts.get(&rec.member.id).copied().unwrap_or(0);
+            let others = observers - usize::from(target_observes);
+            let needed = self.cfg.down_quorum.min(others).max(1);
+            let health = if rec.member.id == self.me.member.id {
+                Health::Up
+            } else if suspected_by >= needed {
+                Health::Down
+            } else if suspected_by_me {
+                Health::Suspect
+            } else {
+                Health::Up
+            };
+            MemberView { member: rec.member.clone(), status: rec.status, health, suspected_by_me, suspected_by }
+        };
+        let mut members: Vec<MemberView> = self
+            .peers
+            .iter()
+            .map(|(id, p)| {
+                let by_me = suspect.get(id).copied().unwrap_or(false);
+                view_of(&p.record, by_me, !by_me)
+            })
+            .collect();
+        let mine = view_of(&self.me, false, true);
+        let at = members.partition_point(|m| m.member.id < self.me.member.id);
+        members.insert(at, mine);
+        if members == self.view.members {
+            return None;
+        }
+        self.view = Arc::new(ClusterView { epoch: self.view.epoch + 1, me: self.me.member.id, members });
+        self.stats.epoch = self.view.epoch;
+        Some(self.view())
+    }
+}
+
+/// Clones records until the next one would exceed the message budget.
+fn budgeted<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<Record> {
+    let mut left = RECORD_BUDGET;
+    let mut out = Vec::new();
+    for r in records {
+        let len = r.encoded_len();
+        if len > left || out.len() >= MAX_MEMBERS {
+            break;
+        }
+        left -= len;
+        out.push(r.clone());
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
