@@ -17,6 +17,7 @@
 //!    expiry. Today a cluster of one (N = 1); the cluster fans out from here.
 //! 4. [`version`] — pure: DVVSet sibling sets, the hybrid logical clock, the stored encoding.
 //! 5. [`storage`] — the `Store` trait, fjall and in-memory implementations, fsync policy.
+//! 6. [`ring`] — pure: tokens, slots and precomputed preference lists (DESIGN §1.1).
 //!
 //! [`node`] wires these together; [`config`] is the TOML + CLI configuration; [`clock`] is the
 //! wall-clock seam used for TTLs.
@@ -30,5 +31,6 @@ pub mod config;
 pub mod coordinator;
 pub mod node;
 pub mod resp;
+pub mod ring;
 pub mod storage;
 pub mod version;
