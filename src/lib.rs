@@ -19,6 +19,7 @@
 //! 5. [`storage`] — the `Store` trait, fjall and in-memory implementations, fsync policy.
 //! 6. [`rpc`] over [`net`] — node-to-node transport: authenticated, multiplexed, TCP or simulated.
 //! 7. [`membership`] — gossip, failure detector, `CLUSTER MEET`/`FORGET`; publishes the view.
+//! 8. [`ring`] — pure: tokens, slots and precomputed preference lists (DESIGN §1.1).
 //!
 //! [`node`] wires these together; [`config`] is the TOML + CLI configuration; [`clock`] is the
 //! wall-clock seam used for TTLs.
@@ -34,6 +35,7 @@ pub mod membership;
 pub mod net;
 pub mod node;
 pub mod resp;
+pub mod ring;
 pub mod rpc;
 pub mod storage;
 pub mod version;
