@@ -75,6 +75,38 @@ pub struct Config {
     pub expire_keys_per_tick: usize,
     /// Async worker threads (0 = one per available core).
     pub worker_threads: usize,
+    /// Join a cluster (a node without it is a standalone cluster of one).
+    pub cluster_enabled: bool,
+    /// Port of the node-to-node protocol (0 = client port + 10000).
+    pub cluster_port: u16,
+    /// Address other nodes use to reach this one (default: the first `bind` address).
+    pub cluster_announce_ip: Option<String>,
+    /// Shared secret every member proves it knows (required with `cluster-enabled`).
+    pub cluster_secret: Option<String>,
+    /// Name of the cluster; nodes of another cluster are refused.
+    pub cluster_name: String,
+    /// Cluster addresses (`host:cluster-port`) of nodes to join through.
+    pub seeds: Vec<String>,
+    /// Rack / data centre; replicas of a key prefer distinct zones.
+    pub zone: String,
+    /// Relative capacity: a weight-2 node owns twice the slots.
+    pub weight: u32,
+    /// Ring tokens per unit of weight.
+    pub vnodes: u32,
+    /// Replicas per key (N).
+    pub replicas: usize,
+    /// Replicas that must answer a read (R).
+    pub read_quorum: usize,
+    /// Replicas that must acknowledge a write (W).
+    pub write_quorum: usize,
+    /// Deadline of one request to another node, ms.
+    pub rpc_timeout_ms: u64,
+    /// A quorum read also asks the next replica when one has not answered after this many ms.
+    pub read_speculative_ms: u64,
+    /// Gossip period, ms.
+    pub gossip_interval_ms: u64,
+    /// A member whose heartbeat has not advanced for this long is suspected, ms.
+    pub suspect_after_ms: u64,
 }
 
 impl Default for Config {
@@ -97,6 +129,22 @@ impl Default for Config {
             hz: 10,
             expire_keys_per_tick: 1000,
             worker_threads: 0,
+            cluster_enabled: false,
+            cluster_port: 0,
+            cluster_announce_ip: None,
+            cluster_secret: None,
+            cluster_name: "cartwheel".into(),
+            seeds: Vec::new(),
+            zone: String::new(),
+            weight: 1,
+            vnodes: crate::ring::DEFAULT_VNODES,
+            replicas: 3,
+            read_quorum: 2,
+            write_quorum: 2,
+            rpc_timeout_ms: 1000,
+            read_speculative_ms: 20,
+            gossip_interval_ms: 1000,
+            suspect_after_ms: 5000,
         }
     }
 }
@@ -137,6 +185,42 @@ pub struct Overrides {
     /// Async worker threads (0 = one per core).
     #[arg(long)]
     pub worker_threads: Option<usize>,
+    /// Join a cluster (implied by --seed).
+    #[arg(long)]
+    pub cluster: bool,
+    /// Cluster address (host:cluster-port) of a node to join through (repeatable).
+    #[arg(long = "seed")]
+    pub seeds: Vec<String>,
+    /// Node-to-node port (default: client port + 10000).
+    #[arg(long)]
+    pub cluster_port: Option<u16>,
+    /// Address other nodes use to reach this one.
+    #[arg(long)]
+    pub cluster_announce_ip: Option<String>,
+    /// Shared cluster secret.
+    #[arg(long)]
+    pub cluster_secret: Option<String>,
+    /// Cluster name.
+    #[arg(long)]
+    pub cluster_name: Option<String>,
+    /// Zone (rack / data centre).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Relative capacity.
+    #[arg(long)]
+    pub weight: Option<u32>,
+    /// Ring tokens per unit of weight.
+    #[arg(long)]
+    pub vnodes: Option<u32>,
+    /// Replicas per key (N).
+    #[arg(long)]
+    pub replicas: Option<usize>,
+    /// Read quorum (R).
+    #[arg(long)]
+    pub read_quorum: Option<usize>,
+    /// Write quorum (W).
+    #[arg(long)]
+    pub write_quorum: Option<usize>,
 }
 
 fn parse_yes_no(s: &str) -> Result<bool, String> {
@@ -161,9 +245,20 @@ impl Config {
             ($($field:ident),*) => { $( if let Some(v) = &o.$field { cfg.$field = v.clone(); } )* };
         }
         apply!(port, dir, fsync, loglevel, maxclients, timeout, protected_mode, worker_threads);
+        apply!(cluster_port, cluster_name, zone, weight, vnodes, replicas, read_quorum, write_quorum);
         if o.requirepass.is_some() {
             cfg.requirepass.clone_from(&o.requirepass);
         }
+        if o.cluster_secret.is_some() {
+            cfg.cluster_secret.clone_from(&o.cluster_secret);
+        }
+        if o.cluster_announce_ip.is_some() {
+            cfg.cluster_announce_ip.clone_from(&o.cluster_announce_ip);
+        }
+        if !o.seeds.is_empty() {
+            cfg.seeds.clone_from(&o.seeds);
+        }
+        cfg.cluster_enabled |= o.cluster || !o.seeds.is_empty();
         cfg.validate()?;
         Ok(cfg)
     }
@@ -209,6 +304,27 @@ impl Config {
         if matches!(self.requirepass.as_deref(), Some("")) {
             return bad("requirepass must not be empty (leave it out for no password)");
         }
+        if self.cluster_enabled && self.cluster_secret.as_deref().is_none_or(str::is_empty) {
+            return bad("cluster-enabled needs a cluster-secret (--cluster-secret)");
+        }
+        if !(1..=16).contains(&self.replicas) {
+            return bad("replicas must be between 1 and 16");
+        }
+        if self.read_quorum == 0 || self.write_quorum == 0 {
+            return bad("read-quorum and write-quorum must be at least 1");
+        }
+        if self.read_quorum > self.replicas || self.write_quorum > self.replicas {
+            return bad("read-quorum and write-quorum must not exceed replicas");
+        }
+        if !(1..=64).contains(&self.weight) || !(1..=4096).contains(&self.vnodes) {
+            return bad("weight must be 1..=64 and vnodes 1..=4096");
+        }
+        if self.rpc_timeout_ms == 0 || self.gossip_interval_ms == 0 || self.suspect_after_ms == 0 {
+            return bad("rpc-timeout-ms, gossip-interval-ms and suspect-after-ms must be at least 1");
+        }
+        if self.zone.len() > 64 || self.cluster_name.is_empty() || self.cluster_name.len() > 64 {
+            return bad("zone must be at most 64 bytes and cluster-name 1 to 64 bytes");
+        }
         Ok(())
     }
 
@@ -226,6 +342,31 @@ mod tests {
     fn shipped_config_file_parses_to_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/cartwheel.toml");
         assert_eq!(Config::from_file(&path).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_three_node_example_parses_and_validates() {
+        for i in 1..=3 {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("conf/cluster-3nodes/node{i}.toml"));
+            let c = Config::from_file(&path).unwrap();
+            c.validate().unwrap();
+            assert!(c.cluster_enabled && c.port == 7000 + i && c.seeds.len() == usize::from(i > 1));
+        }
+    }
+
+    #[test]
+    fn cluster_settings_are_checked() {
+        assert!(Config { cluster_enabled: true, ..Config::default() }.validate().is_err(), "a secret is required");
+        let ok = Config { cluster_enabled: true, cluster_secret: Some("s".into()), ..Config::default() };
+        ok.validate().unwrap();
+        assert!(Config { write_quorum: 4, ..ok.clone() }.validate().is_err());
+        assert!(Config { replicas: 0, ..ok.clone() }.validate().is_err());
+        let o = Overrides {
+            seeds: vec!["127.0.0.1:17001".into()],
+            cluster_secret: Some("s".into()),
+            ..Overrides::default()
+        };
+        assert!(Config::load(&o).unwrap().cluster_enabled, "--seed implies cluster mode");
     }
 
     #[test]

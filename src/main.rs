@@ -8,16 +8,29 @@ use tracing_subscriber::EnvFilter;
 use cartwheel::config::{Config, Overrides};
 use cartwheel::node::NodeHandle;
 
+mod demo;
+
 /// Cartwheel: a Dynamo-style replicated key-value store that speaks the Redis protocol.
 #[derive(Debug, Parser)]
 #[command(name = "cartwheel", version, about)]
 struct Cli {
     #[command(flatten)]
     overrides: Overrides,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Start a local cluster of real processes (ports 7001…) and stop them all on Ctrl-C.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Sub::Demo(args)) = &cli.command {
+        return demo::run(args);
+    }
     let cfg = Config::load(&cli.overrides).context("loading configuration")?;
     init_logging(&cfg.loglevel);
     let mut rt = tokio::runtime::Builder::new_multi_thread();

@@ -18,8 +18,10 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{Clock, SystemClock};
+use crate::cluster::{start as cluster_start, Cluster};
 use crate::config::Config;
 use crate::coordinator::{spawn_sweeper, CoordConfig, CoordError, Coordinator};
+use crate::net::{Network, TcpNetwork};
 use crate::resp::clients::ClientRegistry;
 use crate::resp::server::accept_loop;
 use crate::storage::{Durability, FjallStore, StorageError, Store};
@@ -42,6 +44,9 @@ pub enum NodeError {
         /// Why.
         source: std::io::Error,
     },
+    /// The cluster part could not start.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::start::StartError),
     /// The node id file is unreadable.
     #[error("node id file {path}: {reason}")]
     NodeId {
@@ -164,6 +169,8 @@ pub struct Node {
     pub run_id: String,
     /// Bound client addresses.
     pub addrs: Vec<SocketAddr>,
+    /// The cluster layer; `None` for a standalone node (a cluster of one).
+    pub cluster: Option<Arc<Cluster>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -194,14 +201,25 @@ pub struct NodeHandle {
 }
 
 impl NodeHandle {
-    /// Starts a node from `cfg`: opens storage, binds listeners, starts workers.
+    /// Starts a node from `cfg`: opens storage, binds listeners, starts workers; with
+    /// `cluster-enabled`, joins the cluster over TCP.
     pub async fn start(cfg: Config) -> Result<NodeHandle, NodeError> {
+        NodeHandle::start_on(cfg, None).await
+    }
+
+    /// Like [`NodeHandle::start`], with the node-to-node traffic on `net` (the simulated network
+    /// in tests; `None` = TCP). On a simulated network the node listens on its announced address.
+    pub async fn start_on(cfg: Config, net: Option<Arc<dyn Network>>) -> Result<NodeHandle, NodeError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let node_id = load_node_id(&cfg.dir)?;
         let store: Arc<dyn Store> = Arc::new(FjallStore::open(&cfg.dir, cfg.cache_size_mb << 20)?);
         let durability = Durability::start(Arc::clone(&store), cfg.fsync);
-        let coord_cfg =
-            CoordConfig { node_id, max_siblings: cfg.max_siblings, row_cache_bytes: cfg.row_cache_mb << 20 };
+        let coord_cfg = CoordConfig {
+            node_id,
+            max_siblings: cfg.max_siblings,
+            row_cache_bytes: cfg.row_cache_mb << 20,
+            keep_tombstones: cfg.cluster_enabled,
+        };
         let coord = Arc::new(Coordinator::open(coord_cfg, store, Arc::clone(&durability), Arc::clone(&clock))?);
 
         let mut listeners = Vec::new();
@@ -211,8 +229,16 @@ impl NodeHandle {
             let l = TcpListener::bind(&bind_addr).await.map_err(|source| NodeError::Bind { addr, source })?;
             listeners.push(l);
         }
-        let addrs = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+        let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let prepared = match (cfg.cluster_enabled, addrs.first()) {
+            (true, Some(&client)) => {
+                let simulated = net.is_some();
+                let net: Arc<dyn Network> = net.unwrap_or_else(|| Arc::new(TcpNetwork::new()));
+                Some(cluster_start::prepare(&cfg, node_id, client, Arc::clone(&coord), net, simulated)?)
+            }
+            _ => None,
+        };
         let node = Arc::new(Node {
             config: ArcSwap::from_pointee(cfg.clone()),
             coord: Arc::clone(&coord),
@@ -222,9 +248,14 @@ impl NodeHandle {
             started_unix_ms: clock.now_ms(),
             run_id: NodeId::random().to_hex(),
             addrs,
+            cluster: prepared.as_ref().map(|p| Arc::clone(&p.cluster)),
             shutdown,
         });
         let tasks = TaskTracker::new();
+        if let Some(p) = prepared {
+            let addr = cluster_start::serve(p, Arc::clone(&node), &tasks, shutdown_rx.clone()).await?;
+            tracing::info!(cluster_addr = %addr, "cluster port listening");
+        }
         for l in listeners {
             tasks.spawn(accept_loop(Arc::clone(&node), l, shutdown_rx.clone(), tasks.clone()));
         }

@@ -151,7 +151,34 @@ fn render(node: &Node, section: &str, o: &mut String) {
             kv("used_cpu_sys_children", &"0.000000");
             kv("used_cpu_user_children", &"0.000000");
         }
-        "cluster" => kv("cluster_enabled", &0),
+        "cluster" => match node.cluster.as_ref() {
+            None => kv("cluster_enabled", &0),
+            Some(c) => {
+                let topo = c.topology();
+                kv("cluster_enabled", &1);
+                kv("cluster_members", &topo.peers().len());
+                kv("cluster_members_up", &topo.peers().iter().filter(|p| p.healthy).count());
+                kv("cluster_members_down", &topo.peers().iter().filter(|p| p.failed).count());
+                for (i, p) in topo.peers().iter().enumerate() {
+                    let share = topo.ring().share(&p.id);
+                    let status = if p.failed {
+                        "down"
+                    } else if p.healthy {
+                        "up"
+                    } else {
+                        "suspect"
+                    };
+                    kv(
+                        &format!("member{i}"),
+                        &format!(
+                            "id={},addr={},cluster_addr={},zone={},weight={},status={status},generation={},primary_slots={},replica_slots={}",
+                            p.id, p.client_addr, p.cluster_addr, p.zone, p.weight, p.generation,
+                            share.primary_slots, share.replica_slots
+                        ),
+                    );
+                }
+            }
+        },
         "keyspace" => {
             let keys = coord.dbsize();
             if keys > 0 {
@@ -161,10 +188,32 @@ fn render(node: &Node, section: &str, o: &mut String) {
         "cartwheel" => {
             let cs = coord.stats();
             kv("node_id", &coord.node_id());
-            kv("replicas", &1);
-            kv("read_quorum", &1);
-            kv("write_quorum", &1);
-            kv("cluster_members", &1);
+            match node.cluster.as_ref() {
+                None => {
+                    kv("replicas", &1);
+                    kv("read_quorum", &1);
+                    kv("write_quorum", &1);
+                    kv("cluster_members", &1);
+                }
+                Some(c) => {
+                    let topo = c.topology();
+                    let n = topo.replicas();
+                    let st = &c.stats;
+                    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+                    kv("replicas", &n);
+                    kv("read_quorum", &c.settings().read_quorum.min(n));
+                    kv("write_quorum", &c.settings().write_quorum.min(n));
+                    kv("cluster_members", &topo.peers().len());
+                    kv("forwarded_requests", &load(&st.forwarded));
+                    kv("forwarded_requests_in", &load(&st.forwarded_in));
+                    kv("replicated_versions", &load(&st.replicated));
+                    kv("merged_versions_in", &load(&st.merged_in));
+                    kv("read_repairs", &load(&st.read_repairs));
+                    kv("speculative_reads", &load(&st.speculative_reads));
+                    kv("quorum_failures", &load(&st.quorum_failures));
+                    kv("rpc_failures", &load(&st.rpc_failures));
+                }
+            }
             kv("sibling_writes", &cs.sibling_writes.load(Ordering::Relaxed));
             kv("siblings_collapsed", &cs.collapsed_siblings.load(Ordering::Relaxed));
             kv("max_siblings", &cfg.max_siblings);

@@ -4,11 +4,14 @@
 //! `SCAN` cursors are storage positions (`slot << 48 | hash`, see [`crate::storage::keys`]), so a
 //! cursor is stateless and a full scan returns every key that existed throughout it.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::args::{is, parse_i64};
 use super::glob::glob_match;
 use super::{errors, CmdResult, Session};
+use crate::cluster::{CallError, Cluster};
 use crate::coordinator::{Coordinator, Current, Mutation};
 use crate::node::Node;
 use crate::resp::reply::Reply;
@@ -167,37 +170,59 @@ fn scan_page(
     Ok((keys_out, next))
 }
 
-pub(super) fn scan(c: &Coordinator, a: &[Bytes]) -> CmdResult {
-    let cursor = match std::str::from_utf8(&a[1]).ok().and_then(|t| t.parse::<u64>().ok()) {
-        Some(v) => v,
-        None => return Ok(Reply::error("ERR invalid cursor")),
-    };
-    let (mut pattern, mut count, mut type_filter) = (None, 10usize, None);
-    let mut i = 2;
-    while i < a.len() {
-        let Some(arg) = a.get(i + 1) else { return Ok(errors::syntax()) };
-        if is(&a[i], "match") {
-            pattern = Some(arg.clone());
-        } else if is(&a[i], "count") {
-            match parse_i64(arg) {
-                Some(n) if n >= 1 => count = n.min(100_000) as usize,
-                Some(_) => return Ok(errors::syntax()),
-                None => return Ok(errors::not_integer()),
+/// Parsed `SCAN` arguments: cursor, page size, and the key filter.
+struct ScanArgs {
+    cursor: u64,
+    count: usize,
+    pattern: Option<Bytes>,
+    type_ok: bool,
+}
+
+impl ScanArgs {
+    fn parse(a: &[Bytes]) -> Result<ScanArgs, Reply> {
+        let cursor = match std::str::from_utf8(&a[1]).ok().and_then(|t| t.parse::<u64>().ok()) {
+            Some(v) => v,
+            None => return Err(Reply::error("ERR invalid cursor")),
+        };
+        let (mut pattern, mut count, mut type_filter) = (None, 10usize, None);
+        let mut i = 2;
+        while i < a.len() {
+            let Some(arg) = a.get(i + 1) else { return Err(errors::syntax()) };
+            if is(&a[i], "match") {
+                pattern = Some(arg.clone());
+            } else if is(&a[i], "count") {
+                match parse_i64(arg) {
+                    Some(n) if n >= 1 => count = n.min(100_000) as usize,
+                    Some(_) => return Err(errors::syntax()),
+                    None => return Err(errors::not_integer()),
+                }
+            } else if is(&a[i], "type") {
+                type_filter = Some(arg.to_ascii_lowercase());
+            } else {
+                return Err(errors::syntax());
             }
-        } else if is(&a[i], "type") {
-            type_filter = Some(arg.to_ascii_lowercase());
-        } else {
-            return Ok(errors::syntax());
+            i += 2;
         }
-        i += 2;
+        let type_ok = type_filter.as_deref().is_none_or(|t| t == b"string");
+        Ok(ScanArgs { cursor, count, pattern, type_ok })
     }
-    let type_ok = type_filter.as_deref().is_none_or(|t| t == b"string");
-    let (found, next) =
-        scan_page(c, cursor, count, |k| type_ok && pattern.as_ref().is_none_or(|p| glob_match(p, k, false)))?;
-    Ok(Reply::Array(vec![
-        Reply::bulk_string(next.to_string()),
-        Reply::Array(found.into_iter().map(Reply::Bulk).collect()),
-    ]))
+
+    fn wants(&self, key: &Bytes) -> bool {
+        self.type_ok && self.pattern.as_ref().is_none_or(|p| glob_match(p, key, false))
+    }
+}
+
+fn scan_reply(next: u64, found: Vec<Bytes>) -> Reply {
+    Reply::Array(vec![Reply::bulk_string(next.to_string()), Reply::Array(found.into_iter().map(Reply::Bulk).collect())])
+}
+
+pub(super) fn scan(c: &Coordinator, a: &[Bytes]) -> CmdResult {
+    let args = match ScanArgs::parse(a) {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    let (found, next) = scan_page(c, args.cursor, args.count, |k| args.wants(k))?;
+    Ok(scan_reply(next, found))
 }
 
 pub(super) fn keys(c: &Coordinator, a: &[Bytes]) -> CmdResult {
@@ -214,6 +239,63 @@ pub(super) fn keys(c: &Coordinator, a: &[Bytes]) -> CmdResult {
         position = next;
     }
     Ok(Reply::Array(out))
+}
+
+/// The cluster-wide forms of `DBSIZE SCAN KEYS FLUSHALL FLUSHDB`; `None` for other commands.
+pub(super) async fn cluster_wide(cluster: &Arc<Cluster>, s: &mut Session, name: &str, a: &[Bytes]) -> Option<Reply> {
+    let failed = |e: CallError| Reply::error(format!("ERR cluster request failed: {e}"));
+    Some(match name {
+        "dbsize" => cluster.dbsize().await.map_or_else(failed, |n| Reply::Int(n as i64)),
+        "scan" => {
+            let args = match ScanArgs::parse(a) {
+                Ok(s) => s,
+                Err(r) => return Some(r),
+            };
+            match cluster.scan_page(args.cursor, args.count).await {
+                Ok((page, next)) => {
+                    let found = page
+                        .into_iter()
+                        .filter(|(_, cur)| cur.exists())
+                        .map(|(sk, _)| keys::user_key(&sk))
+                        .filter(|k| args.wants(k))
+                        .collect();
+                    scan_reply(next, found)
+                }
+                Err(e) => failed(e),
+            }
+        }
+        "keys" => {
+            let pattern = &a[1];
+            let mut out = Vec::new();
+            let mut position = 0u64;
+            loop {
+                match cluster.scan_page(position, 1024).await {
+                    Ok((page, next)) => {
+                        out.extend(
+                            page.into_iter()
+                                .filter(|(sk, cur)| cur.exists() && glob_match(pattern, &keys::user_key(sk), false))
+                                .map(|(sk, _)| Reply::Bulk(keys::user_key(&sk))),
+                        );
+                        if next == 0 {
+                            break Reply::Array(out);
+                        }
+                        position = next;
+                    }
+                    Err(e) => break failed(e),
+                }
+            }
+        }
+        "flushall" | "flushdb" => {
+            match a.get(1) {
+                None => {}
+                Some(m) if (is(m, "sync") || is(m, "async")) && a.len() == 2 => {}
+                Some(_) => return Some(errors::syntax()),
+            }
+            s.wrote = true;
+            cluster.flush_all().await.map_or_else(failed, |()| Reply::ok())
+        }
+        _ => return None,
+    })
 }
 
 pub(super) fn randomkey(c: &Coordinator) -> CmdResult {

@@ -87,16 +87,16 @@ pub(super) fn local(c: &Coordinator, a: &[Bytes]) -> CmdResult {
     Ok(Reply::Array(siblings))
 }
 
-/// Replicas per key on this deployment (a single node: 1).
-const N: usize = 1;
-
-pub(super) fn consistency(s: &mut Session, a: &[Bytes]) -> Reply {
+/// `KV.CONSISTENCY …` where keys have `n` replicas and the defaults are `(r, w)` (a standalone
+/// node: 1, 1, 1).
+pub(super) fn consistency(s: &mut Session, a: &[Bytes], n: usize, defaults: (usize, usize)) -> Reply {
+    let n = n.max(1);
     if a.len() == 1 {
-        let shown = |q: Option<usize>| Reply::Int(q.unwrap_or(N).min(N) as i64);
+        let shown = |q: Option<usize>, d: usize| Reply::Int(q.unwrap_or(d).clamp(1, n) as i64);
         return Reply::Map(vec![
-            (Reply::bulk("n"), Reply::Int(N as i64)),
-            (Reply::bulk("r"), shown(s.consistency.r)),
-            (Reply::bulk("w"), shown(s.consistency.w)),
+            (Reply::bulk("n"), Reply::Int(n as i64)),
+            (Reply::bulk("r"), shown(s.consistency.r, defaults.0)),
+            (Reply::bulk("w"), shown(s.consistency.w, defaults.1)),
             (Reply::bulk("mode"), Reply::bulk(if s.consistency.strict { "strict" } else { "sloppy" })),
         ]);
     }
@@ -120,9 +120,9 @@ pub(super) fn consistency(s: &mut Session, a: &[Bytes]) -> Reply {
         if is(opt, "one") {
             (c.r, c.w) = (Some(1), Some(1));
         } else if is(opt, "quorum") {
-            (c.r, c.w) = (Some(N / 2 + 1), Some(N / 2 + 1));
+            (c.r, c.w) = (Some(n / 2 + 1), Some(n / 2 + 1));
         } else if is(opt, "all") {
-            (c.r, c.w) = (Some(N), Some(N));
+            (c.r, c.w) = (Some(n), Some(n));
         } else if is(opt, "strict") {
             c.strict = true;
         } else if is(opt, "sloppy") {

@@ -7,6 +7,7 @@
 //! [`Session`].
 
 pub mod args;
+mod cluster_cmd;
 mod config_cmd;
 mod connection;
 pub mod errors;
@@ -57,7 +58,10 @@ pub async fn execute(node: &Node, session: &mut Session, args: Vec<Bytes>) -> Re
     session.note_command(full_name);
     node.stats.commands.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
-    let reply = dispatch(node, session, spec.name, &args).await;
+    let reply = match node.cluster.as_ref() {
+        Some(cluster) => crate::cluster::route::execute(cluster, node, session, spec, &args).await,
+        None => dispatch(node, session, spec.name, &args).await,
+    };
     let failed = if let Reply::Error(text) = &reply {
         node.stats.record_error(text);
         true
@@ -68,8 +72,14 @@ pub async fn execute(node: &Node, session: &mut Session, args: Vec<Bytes>) -> Re
     reply
 }
 
-async fn dispatch(node: &Node, s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
+/// Runs a command on this node (the cluster layer has already routed it here).
+pub(crate) async fn dispatch(node: &Node, s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
     let c = &node.coord;
+    if let Some(cluster) = node.cluster.as_ref() {
+        if let Some(reply) = keyspace::cluster_wide(cluster, s, name, a).await {
+            return reply;
+        }
+    }
     let result = match name {
         // strings
         "get" => strings::get(c, a),
@@ -121,7 +131,15 @@ async fn dispatch(node: &Node, s: &mut Session, name: &str, a: &[Bytes]) -> Repl
         "kv.put" => kv::put(node, s, a),
         "kv.del" => kv::del(node, s, a),
         "kv.local" => kv::local(c, a),
-        "kv.consistency" => Ok(kv::consistency(s, a)),
+        "kv.preflist" => Ok(cluster_cmd::preflist(node, a)),
+        "cluster" => Ok(cluster_cmd::cluster(node, a).await),
+        "kv.consistency" => Ok(match node.cluster.as_ref() {
+            None => kv::consistency(s, a, 1, (1, 1)),
+            Some(cl) => {
+                let st = cl.settings();
+                kv::consistency(s, a, cl.topology().replicas(), (st.read_quorum, st.write_quorum))
+            }
+        }),
         // connection
         "ping" => Ok(connection::ping(a)),
         "echo" => Ok(Reply::Bulk(a[1].clone())),

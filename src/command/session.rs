@@ -47,6 +47,8 @@ pub struct Session {
     pub wrote: bool,
     /// Quorum overrides.
     pub consistency: Consistency,
+    /// Commands run on behalf of another node that routed them here: never forwarded again.
+    pub forwarded: bool,
 }
 
 impl Session {
@@ -60,6 +62,7 @@ impl Session {
             close: false,
             wrote: false,
             consistency: Consistency::default(),
+            forwarded: false,
         }
     }
 

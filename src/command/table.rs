@@ -683,6 +683,23 @@ pub static COMMANDS: &[CommandSpec] = &[
                 ..CommandSpec::DEFAULT
             },
             CommandSpec {
+                name: "cluster|forget",
+                arity: 3,
+                flags: &["admin", "noscript", "stale"],
+                first_key: 0,
+                last_key: 0,
+                step: 0,
+                acl_categories: &["@admin", "@slow", "@dangerous"],
+                group: "cluster",
+                since: "3.0.0",
+                summary: "Remove a node from the nodes table",
+                complexity: "O(1)",
+                arguments: &[
+                    Arg::new("node-id", ArgKind::String),
+                ],
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
                 name: "cluster|getkeysinslot",
                 arity: 4,
                 flags: &["stale"],
@@ -730,6 +747,28 @@ pub static COMMANDS: &[CommandSpec] = &[
                 complexity: "O(N) where N is the number of bytes in the key",
                 arguments: &[
                     Arg::new("key", ArgKind::String),
+                ],
+                ..CommandSpec::DEFAULT
+            },
+            CommandSpec {
+                name: "cluster|meet",
+                arity: -4,
+                flags: &["admin", "noscript", "stale"],
+                first_key: 0,
+                last_key: 0,
+                step: 0,
+                acl_categories: &["@admin", "@slow", "@dangerous"],
+                group: "cluster",
+                since: "3.0.0",
+                summary: "Force a node cluster to handshake with another node",
+                complexity: "O(1)",
+                history: &[
+                    ("4.0.0", "Added the optional `cluster_bus_port` argument."),
+                ],
+                arguments: &[
+                    Arg::new("ip", ArgKind::String),
+                    Arg::new("port", ArgKind::Integer),
+                    Arg::new("cluster-bus-port", ArgKind::Integer).since("4.0.0").optional(),
                 ],
                 ..CommandSpec::DEFAULT
             },

@@ -17,6 +17,7 @@ mod cache;
 mod expiry;
 pub mod locks;
 mod object;
+mod replica;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use thiserror::Error;
 
 pub use expiry::{spawn_sweeper, SweepStats};
 pub use object::{Current, Mutation};
+pub use replica::{capture, Merged, Replicated};
 
 use crate::clock::Clock;
 use crate::storage::{keys, Durability, StorageError, Store, Write};
@@ -69,6 +71,10 @@ pub struct CoordConfig {
     pub max_siblings: usize,
     /// Row cache budget in bytes (0 = no row cache).
     pub row_cache_bytes: u64,
+    /// Keep tombstones (and turn expired keys into tombstones) instead of deleting them at once.
+    /// A cluster (N > 1) needs this so that deletes replicate and stale replicas cannot bring
+    /// a deleted or expired value back through read repair; a single node reaps at once.
+    pub keep_tombstones: bool,
 }
 
 /// Reads and writes keys on behalf of commands.
@@ -81,6 +87,8 @@ pub struct Coordinator {
     locks: KeyLocks,
     cache: RowCache,
     stats: CoordStats,
+    /// Live keys per slot (`CLUSTER COUNTKEYSINSLOT`, cluster-wide `DBSIZE`).
+    slot_keys: Box<[AtomicI64]>,
 }
 
 impl Coordinator {
@@ -100,6 +108,7 @@ impl Coordinator {
             hlc: Hlc::new(),
             locks: KeyLocks::new(4096),
             stats: CoordStats::default(),
+            slot_keys: (0..usize::from(keys::SLOTS)).map(|_| AtomicI64::new(0)).collect(),
         };
         c.recount()?;
         Ok(c)
@@ -113,10 +122,11 @@ impl Coordinator {
             let Some((last, _)) = page.last() else { break };
             from = last.to_vec();
             from.push(0);
-            for (_, v) in &page {
+            for (k, v) in &page {
                 let set = codec::decode(v)?;
                 live += i64::from(object::present(&set));
                 volatile += i64::from(object::volatile(&set));
+                self.slot_counter(k).fetch_add(i64::from(object::present(&set)), Ordering::Relaxed);
             }
         }
         self.stats.live_keys.store(live, Ordering::Relaxed);
@@ -249,6 +259,9 @@ impl Coordinator {
         cleared?;
         self.stats.live_keys.store(0, Ordering::Relaxed);
         self.stats.volatile_keys.store(0, Ordering::Relaxed);
+        for c in self.slot_keys.iter() {
+            c.store(0, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -297,11 +310,22 @@ impl Coordinator {
         }
     }
 
-    /// Moves the `DBSIZE` and `expires` counters from what `old` counted for to what `new` does.
-    fn account(&self, old: Option<&DvvSet>, new: Option<&DvvSet>) {
+    /// Moves the `DBSIZE`, per-slot and `expires` counters from what `old` counted for to what
+    /// `new` does.
+    fn account(&self, skey: &[u8], old: Option<&DvvSet>, new: Option<&DvvSet>) {
         let count = |f: fn(&DvvSet) -> bool| i64::from(new.is_some_and(f)) - i64::from(old.is_some_and(f));
-        self.stats.live_keys.fetch_add(count(object::present), Ordering::Relaxed);
+        let live = count(object::present);
+        if live != 0 {
+            self.stats.live_keys.fetch_add(live, Ordering::Relaxed);
+            self.slot_counter(skey).fetch_add(live, Ordering::Relaxed);
+        }
         self.stats.volatile_keys.fetch_add(count(object::volatile), Ordering::Relaxed);
+    }
+
+    /// The live-key counter of the slot a storage key belongs to.
+    fn slot_counter(&self, skey: &[u8]) -> &AtomicI64 {
+        let slot = (keys::position(skey) >> 48) as usize % self.slot_keys.len();
+        &self.slot_keys[slot]
     }
 
     /// Applies a batch to the store and then to the row cache (caller holds the keys' locks).
@@ -309,6 +333,7 @@ impl Coordinator {
         match self.store.write(batch) {
             Ok(()) => {
                 self.cache.apply(batch);
+                replica::record(batch);
                 Ok(())
             }
             Err(e) => {
@@ -342,10 +367,10 @@ impl Coordinator {
         if new.len() > 1 {
             self.stats.sibling_writes.fetch_add(1, Ordering::Relaxed);
         }
-        self.account(Some(&old), Some(&new));
+        self.account(&skey, Some(&old), Some(&new));
         // With N = 1 every replica holds a tombstone as soon as it is written, so a key whose
-        // every sibling is a tombstone is reaped at once (DESIGN §1.4).
-        if new.siblings().all(|(_, s)| s.value.is_none()) {
+        // every sibling is a tombstone is reaped at once (DESIGN §1.4). A cluster keeps it.
+        if !self.cfg.keep_tombstones && new.siblings().all(|(_, s)| s.value.is_none()) {
             batch.push(Write::Delete(skey));
         } else {
             batch.push(Write::Put(skey, codec::to_bytes(&new)));
@@ -358,8 +383,14 @@ impl Coordinator {
         if !current.is_reclaimable() {
             return Ok(current);
         }
-        self.write(&[Write::Delete(skey.clone())])?;
-        self.account(current.set(), None);
+        if self.cfg.keep_tombstones {
+            let mut batch = Vec::with_capacity(1);
+            self.plan(skey.clone(), current, Mutation::Delete, now, &mut batch);
+            self.write(&batch)?;
+        } else {
+            self.write(&[Write::Delete(skey.clone())])?;
+            self.account(skey, current.set(), None);
+        }
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         Ok(Current::new(None, now))
     }

@@ -12,9 +12,10 @@ use bytes::Bytes;
 use super::*;
 use crate::clock::ManualClock;
 use crate::storage::{FsyncPolicy, MemStore};
+use crate::version::codec;
 
 fn coordinator(store: &Arc<MemStore>, clock: &Arc<ManualClock>, row_cache_bytes: u64) -> Coordinator {
-    let cfg = CoordConfig { node_id: NodeId([7; 20]), max_siblings: 8, row_cache_bytes };
+    let cfg = CoordConfig { node_id: NodeId([7; 20]), max_siblings: 8, row_cache_bytes, keep_tombstones: false };
     let store: Arc<dyn Store> = Arc::clone(store) as Arc<dyn Store>;
     let durability = Durability::start(Arc::clone(&store), FsyncPolicy::No);
     let clock: Arc<dyn Clock> = Arc::clone(clock) as Arc<dyn Clock>;
@@ -165,4 +166,55 @@ fn keys_with_a_ttl_are_counted_through_every_change() {
     put_ttl(b"d", Some(10_000));
     c.flush_all().expect("flush");
     assert_eq!((c.dbsize(), c.volatile_keys()), (0, 0));
+}
+
+#[tokio::test]
+async fn capture_collects_what_a_command_wrote_and_only_inside_capture() {
+    let store = Arc::new(MemStore::new());
+    let clock = Arc::new(ManualClock::new(1_000));
+    let c = coordinator(&store, &clock, 1 << 20);
+    put(&c, "outside", "x");
+    let ((), written) = capture(async {
+        put(&c, "a", "1");
+        put(&c, "a", "2");
+        put(&c, "b", "3");
+    })
+    .await;
+    let keys: Vec<&[u8]> = written.iter().map(|r| &r.key[..]).collect();
+    assert_eq!(keys, vec![&b"a"[..], &b"b"[..]], "one entry per key, its last state");
+    let a = codec::decode(&written[0].set).unwrap();
+    assert_eq!(a.winner().and_then(|s| s.value.clone()).as_deref(), Some(&b"2"[..]));
+}
+
+#[test]
+fn merge_keeps_the_newer_version_and_concurrent_ones_as_siblings() {
+    let store = Arc::new(MemStore::new());
+    let clock = Arc::new(ManualClock::new(1_000));
+    let a = coordinator(&store, &clock, 1 << 20);
+    let other_store = Arc::new(MemStore::new());
+    let b = {
+        let cfg = CoordConfig { node_id: NodeId([9; 20]), max_siblings: 8, row_cache_bytes: 0, keep_tombstones: true };
+        let st: Arc<dyn Store> = Arc::clone(&other_store) as Arc<dyn Store>;
+        let d = Durability::start(Arc::clone(&st), FsyncPolicy::No);
+        Coordinator::open(cfg, st, d, Arc::clone(&clock) as Arc<dyn Clock>).unwrap()
+    };
+    put(&a, "k", "old");
+    let old = a.local(b"k").unwrap().unwrap();
+    // b learns "old", then overwrites it: b's version supersedes a's.
+    assert!(b.merge(b"k", &old).unwrap().changed);
+    put(&b, "k", "new");
+    let new = b.local(b"k").unwrap().unwrap();
+    let m = a.merge(b"k", &new).unwrap();
+    assert!(m.changed && !m.sender_stale);
+    assert_eq!(value(&a, "k").as_deref(), Some(&b"new"[..]));
+    // Merging the old version again changes nothing and says the sender is stale.
+    let m = a.merge(b"k", &old).unwrap();
+    assert!(!m.changed && m.sender_stale);
+    // Concurrent writes on both sides become siblings on merge.
+    put(&a, "k", "left");
+    put(&b, "k", "right");
+    let right = b.local(b"k").unwrap().unwrap();
+    let m = a.merge(b"k", &right).unwrap();
+    assert_eq!(m.set.len(), 2, "both concurrent values are kept");
+    assert_eq!(a.dbsize(), 1);
 }

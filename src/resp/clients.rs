@@ -32,6 +32,22 @@ pub struct ClientEntry {
 }
 
 impl ClientEntry {
+    /// An entry for a command run on behalf of another node (id 0, not in any registry).
+    pub fn detached(addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientEntry> {
+        Arc::new(ClientEntry {
+            id: 0,
+            addr,
+            laddr,
+            created: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
+            last_cmd: Mutex::new(""),
+            name: Mutex::new(None),
+            lib: Mutex::new((None, None)),
+            resp: AtomicU8::new(3),
+            kill: Notify::new(),
+        })
+    }
+
     /// Records a command run now.
     pub fn note_command(&self, name: &'static str) {
         self.last_active_ms.store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);

@@ -18,8 +18,8 @@ pub enum Protocol {
     Resp3,
 }
 
-/// One reply to one command.
-#[derive(Debug, Clone, PartialEq)]
+/// One reply to one command (serde: forwarded commands carry their reply between nodes).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Reply {
     /// `+OK` style status.
     Status(Cow<'static, str>),

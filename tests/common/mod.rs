@@ -12,6 +12,8 @@ use cartwheel::node::NodeHandle;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod cluster;
+
 /// Polls `cond` until it is true or `deadline` passes (then panics with `what`).
 pub async fn wait_until<F: FnMut() -> bool>(what: &str, deadline: Duration, mut cond: F) {
     let start = Instant::now();
@@ -120,15 +122,20 @@ pub fn free_port() -> u16 {
 
 impl Process {
     pub async fn start(dir: &Path, port: u16, extra: &[&str]) -> Process {
+        Process::start_at("127.0.0.1", port, dir, extra).await
+    }
+
+    /// Starts the binary bound to `ip:port` (extra flags after `--port --dir --bind`).
+    pub async fn start_at(ip: &str, port: u16, dir: &Path, extra: &[&str]) -> Process {
         let child = Command::new(env!("CARGO_BIN_EXE_cartwheel"))
-            .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
+            .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap(), "--bind", ip])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let p = Process { child: Some(child), port, dir: dir.to_path_buf() };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         let start = Instant::now();
         loop {
             if let Ok(mut s) = TcpStream::connect(addr).await {

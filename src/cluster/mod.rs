@@ -1,0 +1,178 @@
+//! The cluster: how a command on one node becomes quorum reads and writes on the N replicas of
+//! its keys (DESIGN §1.2).
+//!
+//! - [`topology`] — the current [`Topology`] snapshot (members + ring), swapped atomically.
+//! - [`route`] — decides where a command runs: here (this node coordinates it), on another node
+//!   (forwarded — Dynamo's "hop"), or split over several nodes (`MGET`, `MSET`, `DEL`…).
+//! - [`write`] — sends the versions a local command wrote to the other replicas and waits for W.
+//! - [`read`] — gathers R replicas' versions before a read runs, merges them, repairs the stale.
+//! - [`keyspace`] — cluster-wide `SCAN`, `KEYS`, `DBSIZE`, `FLUSHALL`, `COUNTKEYSINSLOT`.
+//! - [`service`] — the other side: what this node does with requests from its peers.
+//! - [`messages`], [`quorum`] — the wire messages and the quorum arithmetic (pure).
+//!
+//! A node started without cluster settings has no [`Cluster`] at all and serves every command
+//! locally (the cluster of one), on exactly the same coordinator.
+
+pub mod keyspace;
+pub mod messages;
+pub mod quorum;
+pub mod read;
+pub mod route;
+pub mod service;
+pub mod start;
+pub mod topology;
+pub mod write;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use thiserror::Error;
+
+use crate::coordinator::Coordinator;
+use crate::membership::Membership;
+use crate::rpc::{RpcClient, RpcError};
+use messages::{MessageError, Request, Response};
+pub use topology::{Peer, Topology};
+
+/// Quorum and timing settings of the cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// Replicas per key (N).
+    pub replicas: usize,
+    /// Default read quorum (R).
+    pub read_quorum: usize,
+    /// Default write quorum (W).
+    pub write_quorum: usize,
+    /// Deadline of one request to a peer.
+    pub rpc_timeout: Duration,
+    /// A read waits this long for a replica before asking the next one too.
+    pub speculative_delay: Duration,
+}
+
+/// Counters for `INFO cluster` / `INFO cartwheel`.
+#[derive(Debug, Default)]
+pub struct ClusterStats {
+    /// Commands this node forwarded to a key's coordinator.
+    pub forwarded: AtomicU64,
+    /// Commands other nodes forwarded to this one.
+    pub forwarded_in: AtomicU64,
+    /// Versions sent to replicas (one per key and replica).
+    pub replicated: AtomicU64,
+    /// Versions received from other replicas that changed the local copy.
+    pub merged_in: AtomicU64,
+    /// Stale replicas repaired after a read.
+    pub read_repairs: AtomicU64,
+    /// Extra replicas asked because one was slow or failed.
+    pub speculative_reads: AtomicU64,
+    /// Requests answered with `NOQUORUM`.
+    pub quorum_failures: AtomicU64,
+    /// Requests to peers that failed or timed out.
+    pub rpc_failures: AtomicU64,
+}
+
+/// A request to one peer failed.
+#[derive(Debug, Error)]
+pub enum CallError {
+    /// The transport failed (timeout, unreachable, refused…).
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    /// The peer answered something unreadable.
+    #[error(transparent)]
+    Message(#[from] MessageError),
+    /// The peer answered with an error.
+    #[error("peer error: {0}")]
+    Remote(String),
+    /// The peer answered with a response of the wrong kind.
+    #[error("unexpected response")]
+    Unexpected,
+}
+
+impl CallError {
+    /// Whether another attempt (on this or another replica) may succeed.
+    pub fn retryable(&self) -> bool {
+        match self {
+            CallError::Rpc(e) => e.retryable(),
+            CallError::Message(_) | CallError::Remote(_) | CallError::Unexpected => false,
+        }
+    }
+}
+
+/// This node's part in the cluster.
+pub struct Cluster {
+    settings: ClusterSettings,
+    topology: ArcSwap<Topology>,
+    rpc: Arc<RpcClient>,
+    membership: Arc<Membership>,
+    coord: Arc<Coordinator>,
+    /// Counters.
+    pub stats: ClusterStats,
+}
+
+impl Cluster {
+    /// A cluster layer over `coord`, starting from `topology`.
+    pub fn new(
+        settings: ClusterSettings,
+        topology: Topology,
+        rpc: Arc<RpcClient>,
+        membership: Arc<Membership>,
+        coord: Arc<Coordinator>,
+    ) -> Cluster {
+        Cluster {
+            settings,
+            topology: ArcSwap::from_pointee(topology),
+            rpc,
+            membership,
+            coord,
+            stats: ClusterStats::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ClusterSettings {
+        &self.settings
+    }
+
+    /// The current topology snapshot.
+    pub fn topology(&self) -> Arc<Topology> {
+        self.topology.load_full()
+    }
+
+    /// Installs a new topology snapshot.
+    pub fn set_topology(&self, t: Topology) {
+        self.topology.store(Arc::new(t));
+    }
+
+    /// Membership (gossip).
+    pub fn membership(&self) -> &Arc<Membership> {
+        &self.membership
+    }
+
+    /// The local replica.
+    pub fn coord(&self) -> &Arc<Coordinator> {
+        &self.coord
+    }
+
+    /// The transport's client.
+    pub fn rpc(&self) -> &Arc<RpcClient> {
+        &self.rpc
+    }
+
+    /// Sends `req` to the peer at `addr` and waits (bounded by the RPC deadline) for its answer.
+    pub async fn call(&self, addr: SocketAddr, req: &Request) -> Result<Response, CallError> {
+        let result = self.rpc.call(addr, req.encode(), self.settings.rpc_timeout).await;
+        let bytes = match result {
+            Ok(b) => b,
+            Err(e) => {
+                self.stats.rpc_failures.fetch_add(1, Ordering::Relaxed);
+                return Err(e.into());
+            }
+        };
+        match Response::decode(&bytes)? {
+            Response::Error(e) => Err(CallError::Remote(e)),
+            r => Ok(r),
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Where a command runs (DESIGN §1.2). Called by `command::execute` for every keyed command when
+//! the node is part of a cluster.
+//!
+//! - A **write** runs on its key's coordinator: the first healthy replica of the slot's
+//!   preference list. Any other node forwards it there (Dynamo's "hop") and relays the reply.
+//! - A **read** runs on any healthy replica of its key — here when this node is one (no hop), else
+//!   on the coordinator — after a quorum read of R replicas ([`Cluster::quorum_read`]).
+//! - `MGET MSET DEL UNLINK EXISTS TOUCH` with keys on several nodes are **split**: one
+//!   sub-command per node, run concurrently, replies put back together in argument order
+//!   (`MSET` is then atomic per node, not across nodes — like Redis Cluster clients do it).
+//!   Other multi-key commands (`RENAME COPY MSETNX LCS`…) need all their keys on one coordinator
+//!   (use hash tags: `{user1}.a`, `{user1}.b`) and answer `-CROSSSLOT` otherwise.
+//! - A command forwarded here by another node runs here, whatever this node's view says, so a
+//!   disagreement between two views can never bounce a command back and forth.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::join_all;
+
+use super::messages::{Forward, Request, Response};
+use super::quorum::{Kind, QuorumError};
+use super::{CallError, Cluster, Peer};
+use crate::command::args::is;
+use crate::command::introspection::key_positions;
+use crate::command::session::Consistency;
+use crate::command::table::CommandSpec;
+use crate::command::{dispatch, Session};
+use crate::coordinator::capture;
+use crate::node::Node;
+use crate::resp::reply::Reply;
+use crate::rpc::RpcError;
+use crate::storage::keys;
+use crate::version::NodeId;
+
+/// Commands split across nodes by key, and how their per-node replies combine.
+fn split_kind(name: &str) -> Option<Combine> {
+    match name {
+        "mget" => Some(Combine::Values),
+        "mset" => Some(Combine::AllOk),
+        "del" | "unlink" | "exists" | "touch" => Some(Combine::Sum),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Combine {
+    Values,
+    AllOk,
+    Sum,
+}
+
+/// Commands that are never routed: they are about this node, or cluster-wide by themselves.
+fn local_only(name: &str) -> bool {
+    matches!(name, "kv.local" | "kv.preflist" | "object")
+}
+
+/// Runs a command in the cluster: here, forwarded, or split.
+pub async fn execute(
+    cluster: &Arc<Cluster>,
+    node: &Node,
+    session: &mut Session,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> Reply {
+    let positions = match key_positions(spec, args) {
+        Some(p) if !p.is_empty() && !local_only(spec.name) => p,
+        _ => return dispatch(node, session, spec.name, args).await,
+    };
+    let write = spec.flags.contains(&"write");
+    if session.forwarded {
+        return run_here(cluster, node, session, spec, args, &positions, write).await;
+    }
+    let topo = cluster.topology();
+    let mut targets: Vec<(usize, Option<Peer>)> = Vec::with_capacity(positions.len());
+    for &i in &positions {
+        let slot = keys::slot_of(&args[i]);
+        let here = !write && topo.is_replica(slot);
+        targets.push((i, if here { topo.my_peer().cloned() } else { topo.coordinator(slot).cloned() }));
+    }
+    if let Some((i, _)) = targets.iter().find(|(_, t)| t.is_none()) {
+        let slot = keys::slot_of(&args[*i]);
+        let n = topo.primaries(slot).count();
+        return no_replica(cluster, write, n);
+    }
+    let me = topo.me();
+    let first = targets[0].1.as_ref().map(|p| p.id);
+    if targets.iter().all(|(_, t)| t.as_ref().map(|p| p.id) == first) {
+        if first == Some(me) {
+            return run_here(cluster, node, session, spec, args, &positions, write).await;
+        }
+        // The coordinator first, then the slot's other healthy replicas in preference order
+        // (used when the coordinator cannot be reached and the command is safe to resend).
+        let slot = keys::slot_of(&args[positions[0]]);
+        let mut candidates: Vec<Peer> = targets.swap_remove(0).1.into_iter().collect();
+        candidates.extend(topo.primaries(slot).filter(|p| p.healthy && Some(p.id) != first).cloned());
+        return forward_with_retry(cluster, node, session, spec, args, &positions, write, candidates).await;
+    }
+    match split_kind(spec.name) {
+        Some(combine) => split(cluster, node, session, spec, args, targets, combine, me).await,
+        None => Reply::error("CROSSSLOT Keys in request don't hash to the same slot"),
+    }
+}
+
+/// Commands that may be sent again to another replica when the first did not answer: resending
+/// them cannot apply them twice in a way anyone could see (plain writes of a given value, deletes,
+/// reads). `INCR`, `APPEND`, `SET … NX|GET`, `RENAME`… are not resent after a timeout.
+fn safe_to_resend(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    match spec.name {
+        "set" => !args[3..].iter().any(|a| is(a, "nx") || is(a, "xx") || is(a, "get")),
+        "mset" | "del" | "unlink" | "setex" | "psetex" | "kv.put" | "kv.del" | "expireat" | "pexpireat" | "persist" => {
+            true
+        }
+        _ => !spec.flags.contains(&"write"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn forward_with_retry(
+    cluster: &Arc<Cluster>,
+    node: &Node,
+    session: &mut Session,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    positions: &[usize],
+    write: bool,
+    candidates: Vec<Peer>,
+) -> Reply {
+    let me = cluster.topology().me();
+    let mut last_error = None;
+    for p in &candidates {
+        if p.id == me {
+            return run_here(cluster, node, session, spec, args, positions, write).await;
+        }
+        match forward(cluster, session.consistency, p, args).await {
+            Ok(reply) => return reply,
+            Err(e) => {
+                cluster.membership().report_unreachable(&p.id);
+                let never_sent = matches!(e, CallError::Rpc(RpcError::Unreachable(_)));
+                let resend = never_sent || (e.retryable() && safe_to_resend(spec, args));
+                last_error = Some((p.clone(), e));
+                if !resend {
+                    break;
+                }
+            }
+        }
+    }
+    cluster.stats.quorum_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    match last_error {
+        Some((p, e)) => Reply::error(format!("NOQUORUM coordinator {} ({}) did not answer: {e}", p.id, p.cluster_addr)),
+        None => no_replica(cluster, write, 0),
+    }
+}
+
+fn no_replica(cluster: &Cluster, write: bool, n: usize) -> Reply {
+    let kind = if write { Kind::Write } else { Kind::Read };
+    let needed = if write { cluster.settings.write_quorum } else { cluster.settings.read_quorum };
+    cluster.stats.quorum_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Reply::error(QuorumError { kind, needed: needed.min(n.max(1)), got: 0, unreachable: n }.to_string())
+}
+
+/// Runs a command on this node as the coordinator of its keys.
+async fn run_here(
+    cluster: &Arc<Cluster>,
+    node: &Node,
+    session: &mut Session,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    positions: &[usize],
+    write: bool,
+) -> Reply {
+    let r = session.consistency.r.unwrap_or(cluster.settings.read_quorum);
+    let w = session.consistency.w.unwrap_or(cluster.settings.write_quorum);
+    // A read-modify-write command runs on the coordinator's own copy (Riak's model): its keys are
+    // read with a quorum only when the command is a pure read.
+    if !write {
+        let keys_in: Vec<Bytes> = positions.iter().map(|&i| args[i].clone()).collect();
+        if let Err(e) = cluster.quorum_read(&keys_in, r).await {
+            return Reply::error(e.to_string());
+        }
+    }
+    let (reply, written) = capture(dispatch(node, session, spec.name, args)).await;
+    if written.is_empty() {
+        return reply;
+    }
+    match cluster.replicate(written, w).await {
+        Ok(()) => reply,
+        Err(e) => Reply::error(e.to_string()),
+    }
+}
+
+/// Sends the command to `peer` and returns its reply.
+async fn forward(cluster: &Arc<Cluster>, c: Consistency, peer: &Peer, args: &[Bytes]) -> Result<Reply, CallError> {
+    cluster.stats.forwarded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let req = Request::Forward(Forward {
+        args: args.to_vec(),
+        r: c.r.map(|q| q as u32),
+        w: c.w.map(|q| q as u32),
+        strict: c.strict,
+    });
+    match cluster.call(peer.cluster_addr, &req).await? {
+        Response::Reply(reply) => Ok(reply),
+        _ => Err(CallError::Unexpected),
+    }
+}
+
+/// A split part's reply: the peer's, or the error of not reaching it.
+async fn forward_part(cluster: &Arc<Cluster>, c: Consistency, peer: &Peer, args: &[Bytes]) -> Reply {
+    forward(cluster, c, peer, args).await.unwrap_or_else(|e| {
+        cluster.stats.quorum_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Reply::error(format!("NOQUORUM coordinator {} ({}) did not answer: {e}", peer.id, peer.cluster_addr))
+    })
+}
+
+/// Runs one sub-command per target node and combines the replies.
+#[allow(clippy::too_many_arguments)]
+async fn split(
+    cluster: &Arc<Cluster>,
+    node: &Node,
+    session: &mut Session,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    targets: Vec<(usize, Option<Peer>)>,
+    combine: Combine,
+    me: NodeId,
+) -> Reply {
+    // Group argument positions by node, keeping argument order inside each group.
+    let per_key = if spec.name == "mset" { 2 } else { 1 };
+    let mut groups: HashMap<NodeId, (Peer, Vec<usize>)> = HashMap::new();
+    let mut order: Vec<NodeId> = Vec::new();
+    for (i, p) in targets.into_iter().filter_map(|(i, p)| p.map(|p| (i, p))) {
+        let id = p.id;
+        groups.entry(id).or_insert_with(|| {
+            order.push(id);
+            (p, Vec::new())
+        });
+        if let Some(g) = groups.get_mut(&id) {
+            g.1.push(i);
+        }
+    }
+    let mut local = None;
+    let mut remote = Vec::new();
+    for id in &order {
+        let Some((peer, idx)) = groups.remove(id) else { continue };
+        let mut sub = vec![args[0].clone()];
+        for &i in &idx {
+            sub.extend_from_slice(&args[i..i + per_key]);
+        }
+        if *id == me {
+            local = Some((idx, sub));
+        } else {
+            remote.push((idx, peer, sub));
+        }
+    }
+    let consistency = session.consistency;
+    let remote_replies = join_all(remote.iter().map(|(_, peer, sub)| forward_part(cluster, consistency, peer, sub)));
+    let local_reply = async {
+        match &local {
+            Some((_, sub)) => {
+                let positions: Vec<usize> = (1..sub.len()).step_by(per_key).collect();
+                let write = spec.flags.contains(&"write");
+                Some(run_here(cluster, node, session, spec, sub, &positions, write).await)
+            }
+            None => None,
+        }
+    };
+    let (local_reply, remote_replies) = tokio::join!(local_reply, remote_replies);
+    let mut parts: Vec<(Vec<usize>, Reply)> = Vec::new();
+    if let (Some((idx, _)), Some(r)) = (local, local_reply) {
+        parts.push((idx, r));
+    }
+    for ((idx, _, _), r) in remote.into_iter().zip(remote_replies) {
+        parts.push((idx, r));
+    }
+    combine_replies(combine, parts, args.len())
+}
+
+fn combine_replies(combine: Combine, parts: Vec<(Vec<usize>, Reply)>, argc: usize) -> Reply {
+    if let Some((_, e)) = parts.iter().find(|(_, r)| matches!(r, Reply::Error(_))) {
+        return e.clone();
+    }
+    match combine {
+        Combine::Sum => Reply::Int(parts.iter().map(|(_, r)| if let Reply::Int(n) = r { *n } else { 0 }).sum()),
+        Combine::AllOk => Reply::ok(),
+        Combine::Values => {
+            let mut out = vec![Reply::Nil; argc];
+            for (idx, r) in parts {
+                if let Reply::Array(values) = r {
+                    for (i, v) in idx.into_iter().zip(values) {
+                        out[i] = v;
+                    }
+                }
+            }
+            Reply::Array(out.into_iter().skip(1).collect())
+        }
+    }
+}

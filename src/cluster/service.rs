@@ -1,0 +1,117 @@
+//! What this node does with its peers' requests (the server side of [`super::messages`]):
+//! merge replicated versions, hand out local copies, run forwarded commands as their keys'
+//! coordinator, serve cluster-wide scans and counts, and answer gossip.
+//!
+//! A replica acknowledges a `Replicate` only after the merged versions are as durable as the
+//! node's `fsync` policy promises (handed to the OS, or synced under `always`), so a W-quorum ack
+//! means what a client's ack means on one node.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::messages::{Forward, KeyVersion, Request, Response};
+use super::Cluster;
+use crate::command::{self, Session};
+use crate::node::Node;
+use crate::resp::clients::ClientEntry;
+use crate::version::codec;
+
+/// Handles one request from the peer at `from`; always produces an encoded [`Response`].
+pub async fn handle(node: &Arc<Node>, cluster: &Arc<Cluster>, from: SocketAddr, request: &[u8]) -> Bytes {
+    let response = match Request::decode(request) {
+        Ok(req) => answer(node, cluster, from, req).await,
+        Err(e) => {
+            tracing::warn!(peer = %from, error = %e, "undecodable cluster request");
+            Response::Error(e.to_string())
+        }
+    };
+    response.encode()
+}
+
+async fn answer(node: &Arc<Node>, cluster: &Arc<Cluster>, from: SocketAddr, req: Request) -> Response {
+    let coord = cluster.coord();
+    match req {
+        Request::Replicate(versions) => replicate(cluster, versions).await,
+        Request::Fetch(keys) => {
+            let mut sets = Vec::with_capacity(keys.len());
+            for k in keys {
+                match coord.local(&k) {
+                    Ok(set) => sets.push(set.map(|s| codec::to_bytes(&s))),
+                    Err(e) => return Response::Error(e.to_string()),
+                }
+            }
+            Response::Sets(sets)
+        }
+        Request::Forward(f) => Response::Reply(run_forwarded(node, cluster, from, f).await),
+        Request::Scan { ranges, limit } => match coord.scan_ranges(&ranges, limit.min(100_000) as usize) {
+            Ok(keys) => Response::Keys(keys),
+            Err(e) => Response::Error(e.to_string()),
+        },
+        Request::CountSlots(ranges) => {
+            let mut n = 0;
+            for (lo, hi) in ranges {
+                for s in lo..=hi.min(crate::storage::keys::SLOTS - 1) {
+                    n += coord.slot_keys(s);
+                }
+            }
+            Response::Count(n)
+        }
+        Request::FlushAll => match coord.flush_all() {
+            Ok(()) => match coord.durability().commit().await {
+                Ok(()) => Response::Ack,
+                Err(e) => Response::Error(e.to_string()),
+            },
+            Err(e) => Response::Error(e.to_string()),
+        },
+        Request::Gossip(msg) => match cluster.membership().handle(from, msg) {
+            Ok(reply) => Response::Gossip(reply),
+            Err(e) => Response::Error(e.to_string()),
+        },
+    }
+}
+
+async fn replicate(cluster: &Arc<Cluster>, versions: Vec<KeyVersion>) -> Response {
+    let coord = cluster.coord();
+    for v in versions {
+        let set = match codec::decode(&v.set) {
+            Ok(s) => s,
+            Err(e) => return Response::Error(format!("undecodable version: {e}")),
+        };
+        match coord.merge(&v.key, &set) {
+            Ok(m) if m.changed => {
+                cluster.stats.merged_in.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) => {}
+            Err(e) => return Response::Error(e.to_string()),
+        }
+    }
+    match coord.durability().commit().await {
+        Ok(()) => Response::Ack,
+        Err(e) => Response::Error(e.to_string()),
+    }
+}
+
+async fn run_forwarded(
+    node: &Arc<Node>,
+    cluster: &Arc<Cluster>,
+    from: SocketAddr,
+    f: Forward,
+) -> crate::resp::reply::Reply {
+    cluster.stats.forwarded_in.fetch_add(1, Ordering::Relaxed);
+    let laddr = node.addrs.first().copied().unwrap_or(from);
+    let mut session = Session::new(ClientEntry::detached(from, laddr), true);
+    session.forwarded = true;
+    session.consistency.r = f.r.map(|q| q as usize);
+    session.consistency.w = f.w.map(|q| q as usize);
+    session.consistency.strict = f.strict;
+    let reply = command::execute(node, &mut session, f.args).await;
+    if session.wrote {
+        if let Err(e) = node.coord.durability().commit().await {
+            return crate::resp::reply::Reply::error(format!("ERR durability commit failed: {e}"));
+        }
+    }
+    reply
+}

@@ -1,0 +1,250 @@
+//! Starting a node's cluster part (called by [`crate::node`] when `cluster-enabled`): the
+//! transport (TCP, or the simulated network in tests), the RPC client and server, membership
+//! gossip, and the task that turns every new membership view into a new [`Topology`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use thiserror::Error;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use super::messages::{Request, Response};
+use super::{service, Cluster, ClusterSettings, Peer, Topology};
+use crate::config::Config;
+use crate::coordinator::Coordinator;
+use crate::membership::{BoxFuture, ClusterView, GossipConfig, GossipTransport, Health, LocalMember, Membership};
+use crate::net::Network;
+use crate::node::Node;
+use crate::rpc::{Handler, PeerInfo, RpcClient, RpcConfig, RpcServer};
+use crate::version::NodeId;
+
+/// Why the cluster part could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// A bad address in the configuration.
+    #[error("bad cluster address {0}")]
+    Address(String),
+    /// The transport refused the settings or could not listen.
+    #[error(transparent)]
+    Rpc(#[from] crate::rpc::RpcError),
+    /// Membership refused the local member.
+    #[error(transparent)]
+    Gossip(#[from] crate::membership::GossipError),
+    /// The generation file.
+    #[error("generation file {path}: {reason}")]
+    Generation {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Where this node is reached: `(client address, cluster address to listen on, cluster address
+/// to announce)`.
+pub fn addresses(cfg: &Config, client: SocketAddr) -> Result<(SocketAddr, SocketAddr), StartError> {
+    let announce_ip: IpAddr = match &cfg.cluster_announce_ip {
+        Some(ip) => ip.parse().map_err(|_| StartError::Address(ip.clone()))?,
+        None => client.ip(),
+    };
+    let port = if cfg.cluster_port != 0 {
+        cfg.cluster_port
+    } else if client.port() <= 55535 && cfg.port != 0 {
+        client.port() + 10000
+    } else {
+        // Tests on port 0: any free port (probed, then released).
+        std::net::TcpListener::bind((client.ip(), 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| StartError::Address(e.to_string()))?
+    };
+    Ok((SocketAddr::new(client.ip(), port), SocketAddr::new(announce_ip, port)))
+}
+
+/// Reads, increments and stores the restart counter in `dir/node.generation`.
+pub fn next_generation(dir: &Path) -> Result<u64, StartError> {
+    let path = dir.join("node.generation");
+    let err = |reason: String| StartError::Generation { path: path.display().to_string(), reason };
+    let current = match std::fs::read_to_string(&path) {
+        Ok(t) => t.trim().parse::<u64>().map_err(|e| err(e.to_string()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(err(e.to_string())),
+    };
+    let next = current + 1;
+    let tmp = dir.join("node.generation.tmp");
+    std::fs::write(&tmp, format!("{next}\n")).map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| err(e.to_string()))?;
+    Ok(next)
+}
+
+/// The cluster part before the node exists: everything but the server (which needs the node).
+pub struct Prepared {
+    /// The cluster layer, to put into the node.
+    pub cluster: Arc<Cluster>,
+    net: Arc<dyn Network>,
+    rpc_cfg: RpcConfig,
+    listen: SocketAddr,
+    seeds: Vec<SocketAddr>,
+    replicas: usize,
+}
+
+/// Builds the cluster layer of a node whose client address is `client`.
+pub fn prepare(
+    cfg: &Config,
+    node_id: NodeId,
+    client: SocketAddr,
+    coord: Arc<Coordinator>,
+    net: Arc<dyn Network>,
+    listen_on_announce: bool,
+) -> Result<Prepared, StartError> {
+    let (listen, announce) = addresses(cfg, client)?;
+    let listen = if listen_on_announce { announce } else { listen };
+    let generation = next_generation(&cfg.dir)?;
+    let secret = cfg.cluster_secret.clone().unwrap_or_default();
+    let rpc_cfg = RpcConfig::new(&cfg.cluster_name, &secret, node_id, announce);
+    let rpc = Arc::new(RpcClient::new(Arc::clone(&net), rpc_cfg.clone())?);
+    let timeout = Duration::from_millis(cfg.rpc_timeout_ms);
+    let me = LocalMember {
+        id: node_id,
+        client_addr: SocketAddr::new(announce.ip(), client.port()),
+        cluster_addr: announce,
+        zone: cfg.zone.clone(),
+        weight: cfg.weight,
+        vnodes: cfg.vnodes,
+        generation,
+    };
+    let gossip_cfg = GossipConfig {
+        interval: Duration::from_millis(cfg.gossip_interval_ms),
+        suspect_after: Duration::from_millis(cfg.suspect_after_ms),
+        probe_timeout: Duration::from_millis(cfg.rpc_timeout_ms.min(cfg.gossip_interval_ms)),
+        ..GossipConfig::default()
+    };
+    let transport = Arc::new(RpcGossip { rpc: Arc::clone(&rpc), timeout });
+    let membership = Membership::new(me, gossip_cfg, transport)?;
+    let settings = ClusterSettings {
+        replicas: cfg.replicas,
+        read_quorum: cfg.read_quorum,
+        write_quorum: cfg.write_quorum,
+        rpc_timeout: timeout,
+        speculative_delay: Duration::from_millis(cfg.read_speculative_ms),
+    };
+    let topology = topology_of(&membership.view(), cfg.replicas);
+    let cluster = Arc::new(Cluster::new(settings, topology, rpc, membership, coord));
+    let mut seeds = Vec::new();
+    for s in &cfg.seeds {
+        match s.parse::<SocketAddr>() {
+            Ok(a) => seeds.push(a),
+            Err(_) => match std::net::ToSocketAddrs::to_socket_addrs(s.as_str()) {
+                Ok(mut it) => seeds.extend(it.next()),
+                Err(_) => return Err(StartError::Address(s.clone())),
+            },
+        }
+    }
+    Ok(Prepared { cluster, net, rpc_cfg, listen, seeds, replicas: cfg.replicas })
+}
+
+/// Starts the server, gossip and the topology updater; they stop when `shutdown` turns true.
+pub async fn serve(
+    p: Prepared,
+    node: Arc<Node>,
+    tasks: &TaskTracker,
+    shutdown: watch::Receiver<bool>,
+) -> Result<SocketAddr, StartError> {
+    let handler = Arc::new(NodeService { node: Arc::clone(&node), cluster: Arc::clone(&p.cluster) });
+    let server = RpcServer::start(p.net, p.listen, p.rpc_cfg, handler, shutdown.clone()).await?;
+    let addr = server.local_addr();
+    tasks.spawn(server.join());
+    let membership = Arc::clone(p.cluster.membership());
+    tasks.spawn(Arc::clone(&membership).run(p.seeds, shutdown.clone()));
+    let cluster = Arc::clone(&p.cluster);
+    let replicas = p.replicas;
+    let mut views = membership.subscribe();
+    let mut stop = shutdown;
+    tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                changed = views.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let view = Arc::clone(&views.borrow_and_update());
+                    cluster.set_topology(topology_of(&view, replicas));
+                }
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    });
+    Ok(addr)
+}
+
+/// The topology of a membership view.
+pub fn topology_of(view: &ClusterView, replicas: usize) -> Topology {
+    let peers = view
+        .members
+        .iter()
+        .map(|m| Peer {
+            id: m.member.id,
+            client_addr: m.member.client_addr,
+            cluster_addr: m.member.cluster_addr,
+            zone: m.member.zone.clone(),
+            weight: m.member.weight,
+            vnodes: m.member.vnodes,
+            healthy: m.member.id == view.me || (m.health != Health::Down && !m.suspected_by_me),
+            failed: m.health == Health::Down,
+            generation: m.member.generation,
+        })
+        .collect();
+    Topology::new(view.me, view.epoch, peers, replicas)
+}
+
+/// Gossip over the authenticated RPC transport.
+struct RpcGossip {
+    rpc: Arc<RpcClient>,
+    timeout: Duration,
+}
+
+impl GossipTransport for RpcGossip {
+    fn exchange(&self, to: SocketAddr, msg: Bytes) -> BoxFuture<'static, Result<Bytes, String>> {
+        let rpc = Arc::clone(&self.rpc);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            let answer = rpc.call(to, Request::Gossip(msg).encode(), timeout).await.map_err(|e| e.to_string())?;
+            match Response::decode(&answer) {
+                Ok(Response::Gossip(b)) => Ok(b),
+                Ok(Response::Error(e)) => Err(e),
+                Ok(_) => Err("unexpected answer to gossip".into()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+
+    fn send(&self, to: SocketAddr, msg: Bytes) {
+        self.rpc.send(to, msg);
+    }
+}
+
+/// The RPC server's handler: this node's [`service`].
+struct NodeService {
+    node: Arc<Node>,
+    cluster: Arc<Cluster>,
+}
+
+impl Handler for NodeService {
+    fn handle(
+        &self,
+        from: PeerInfo,
+        request: Bytes,
+    ) -> futures_util::future::BoxFuture<'static, Result<Bytes, String>> {
+        let node = Arc::clone(&self.node);
+        let cluster = Arc::clone(&self.cluster);
+        Box::pin(async move { Ok(service::handle(&node, &cluster, from.advertise, &request).await) })
+    }
+
+    fn one_way(&self, from: PeerInfo, message: Bytes) {
+        self.cluster.membership().handle_one_way(from.advertise, message);
+    }
+}
