@@ -114,7 +114,7 @@ fn nodes(topo: &Topology) -> String {
         }
         let link = if p.healthy { "connected" } else { "disconnected" };
         out.push_str(&format!("{} {} {} - 0 0 {} {link}", p.id, addr_field(p), flags.join(","), p.generation));
-        for (lo, hi) in runs(topo, |s| topo.coordinator(s).map(|c| c.id) == Some(p.id)) {
+        for (lo, hi) in runs(|s| topo.coordinator(s).map(|c| c.id) == Some(p.id)) {
             if lo == hi {
                 out.push_str(&format!(" {lo}"));
             } else {
@@ -127,7 +127,7 @@ fn nodes(topo: &Topology) -> String {
 }
 
 /// Maximal runs of consecutive slots where `pred` holds.
-fn runs(_topo: &Topology, pred: impl Fn(u16) -> bool) -> Vec<(u16, u16)> {
+fn runs(pred: impl Fn(u16) -> bool) -> Vec<(u16, u16)> {
     let mut out = Vec::new();
     let mut start = None;
     for s in 0..SLOTS {
