@@ -56,6 +56,15 @@ fn local_only(name: &str) -> bool {
     matches!(name, "kv.local" | "kv.preflist" | "object")
 }
 
+/// What every routing step needs to know about the command being routed.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    cluster: &'a Arc<Cluster>,
+    node: &'a Node,
+    spec: &'a CommandSpec,
+    write: bool,
+}
+
 /// Runs a command in the cluster: here, forwarded, or split.
 pub async fn execute(
     cluster: &Arc<Cluster>,
@@ -69,8 +78,9 @@ pub async fn execute(
         _ => return dispatch(node, session, spec.name, args).await,
     };
     let write = spec.flags.contains(&"write");
+    let ctx = Ctx { cluster, node, spec, write };
     if session.forwarded {
-        return run_here(cluster, node, session, spec, args, &positions, write).await;
+        return run_here(ctx, session, args, &positions).await;
     }
     let topo = cluster.topology();
     let mut targets: Vec<(usize, Option<Peer>)> = Vec::with_capacity(positions.len());
@@ -88,17 +98,17 @@ pub async fn execute(
     let first = targets[0].1.as_ref().map(|p| p.id);
     if targets.iter().all(|(_, t)| t.as_ref().map(|p| p.id) == first) {
         if first == Some(me) {
-            return run_here(cluster, node, session, spec, args, &positions, write).await;
+            return run_here(ctx, session, args, &positions).await;
         }
         // The coordinator first, then the slot's other healthy replicas in preference order
         // (used when the coordinator cannot be reached and the command is safe to resend).
         let slot = keys::slot_of(&args[positions[0]]);
         let mut candidates: Vec<Peer> = targets.swap_remove(0).1.into_iter().collect();
         candidates.extend(topo.primaries(slot).filter(|p| p.healthy && Some(p.id) != first).cloned());
-        return forward_with_retry(cluster, node, session, spec, args, &positions, write, candidates).await;
+        return forward_with_retry(ctx, session, args, &positions, candidates).await;
     }
     match split_kind(spec.name) {
-        Some(combine) => split(cluster, node, session, spec, args, targets, combine, me).await,
+        Some(combine) => split(ctx, session, args, targets, combine, me).await,
         None => Reply::error("CROSSSLOT Keys in request don't hash to the same slot"),
     }
 }
@@ -116,22 +126,20 @@ fn safe_to_resend(spec: &CommandSpec, args: &[Bytes]) -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Forwards to the first candidate; on failure, to the next one when that is safe.
 async fn forward_with_retry(
-    cluster: &Arc<Cluster>,
-    node: &Node,
+    ctx: Ctx<'_>,
     session: &mut Session,
-    spec: &CommandSpec,
     args: &[Bytes],
     positions: &[usize],
-    write: bool,
     candidates: Vec<Peer>,
 ) -> Reply {
+    let (cluster, spec) = (ctx.cluster, ctx.spec);
     let me = cluster.topology().me();
     let mut last_error = None;
     for p in &candidates {
         if p.id == me {
-            return run_here(cluster, node, session, spec, args, positions, write).await;
+            return run_here(ctx, session, args, positions).await;
         }
         match forward(cluster, session.consistency, p, args).await {
             Ok(reply) => return reply,
@@ -146,11 +154,16 @@ async fn forward_with_retry(
             }
         }
     }
-    cluster.stats.quorum_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     match last_error {
-        Some((p, e)) => Reply::error(format!("NOQUORUM coordinator {} ({}) did not answer: {e}", p.id, p.cluster_addr)),
-        None => no_replica(cluster, write, 0),
+        Some((p, e)) => unanswered(cluster, &p, &e),
+        None => no_replica(cluster, ctx.write, 0),
     }
+}
+
+/// The reply when a command's coordinator did not answer.
+fn unanswered(cluster: &Cluster, peer: &Peer, e: &CallError) -> Reply {
+    cluster.stats.quorum_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Reply::error(format!("NOQUORUM coordinator {} ({}) did not answer: {e}", peer.id, peer.cluster_addr))
 }
 
 fn no_replica(cluster: &Cluster, write: bool, n: usize) -> Reply {
@@ -161,15 +174,8 @@ fn no_replica(cluster: &Cluster, write: bool, n: usize) -> Reply {
 }
 
 /// Runs a command on this node as the coordinator of its keys.
-async fn run_here(
-    cluster: &Arc<Cluster>,
-    node: &Node,
-    session: &mut Session,
-    spec: &CommandSpec,
-    args: &[Bytes],
-    positions: &[usize],
-    write: bool,
-) -> Reply {
+async fn run_here(ctx: Ctx<'_>, session: &mut Session, args: &[Bytes], positions: &[usize]) -> Reply {
+    let Ctx { cluster, node, spec, write } = ctx;
     let r = session.consistency.r.unwrap_or(cluster.settings.read_quorum);
     let w = session.consistency.w.unwrap_or(cluster.settings.write_quorum);
     // A read-modify-write command runs on the coordinator's own copy (Riak's model): its keys are
@@ -207,24 +213,19 @@ async fn forward(cluster: &Arc<Cluster>, c: Consistency, peer: &Peer, args: &[By
 
 /// A split part's reply: the peer's, or the error of not reaching it.
 async fn forward_part(cluster: &Arc<Cluster>, c: Consistency, peer: &Peer, args: &[Bytes]) -> Reply {
-    forward(cluster, c, peer, args).await.unwrap_or_else(|e| {
-        cluster.stats.quorum_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Reply::error(format!("NOQUORUM coordinator {} ({}) did not answer: {e}", peer.id, peer.cluster_addr))
-    })
+    forward(cluster, c, peer, args).await.unwrap_or_else(|e| unanswered(cluster, peer, &e))
 }
 
 /// Runs one sub-command per target node and combines the replies.
-#[allow(clippy::too_many_arguments)]
 async fn split(
-    cluster: &Arc<Cluster>,
-    node: &Node,
+    ctx: Ctx<'_>,
     session: &mut Session,
-    spec: &CommandSpec,
     args: &[Bytes],
     targets: Vec<(usize, Option<Peer>)>,
     combine: Combine,
     me: NodeId,
 ) -> Reply {
+    let (cluster, spec) = (ctx.cluster, ctx.spec);
     // Group argument positions by node, keeping argument order inside each group.
     let per_key = if spec.name == "mset" { 2 } else { 1 };
     let mut groups: HashMap<NodeId, (Peer, Vec<usize>)> = HashMap::new();
@@ -259,8 +260,7 @@ async fn split(
         match &local {
             Some((_, sub)) => {
                 let positions: Vec<usize> = (1..sub.len()).step_by(per_key).collect();
-                let write = spec.flags.contains(&"write");
-                Some(run_here(cluster, node, session, spec, sub, &positions, write).await)
+                Some(run_here(ctx, session, sub, &positions).await)
             }
             None => None,
         }

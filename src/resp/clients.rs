@@ -32,10 +32,9 @@ pub struct ClientEntry {
 }
 
 impl ClientEntry {
-    /// An entry for a command run on behalf of another node (id 0, not in any registry).
-    pub fn detached(addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientEntry> {
+    fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientEntry> {
         Arc::new(ClientEntry {
-            id: 0,
+            id,
             addr,
             laddr,
             created: Instant::now(),
@@ -43,9 +42,14 @@ impl ClientEntry {
             last_cmd: Mutex::new(""),
             name: Mutex::new(None),
             lib: Mutex::new((None, None)),
-            resp: AtomicU8::new(3),
+            resp: AtomicU8::new(2),
             kill: Notify::new(),
         })
+    }
+
+    /// An entry for a command run on behalf of another node (id 0, not in any registry).
+    pub fn detached(addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientEntry> {
+        ClientEntry::new(0, addr, laddr)
     }
 
     /// Records a command run now.
@@ -99,18 +103,7 @@ impl ClientRegistry {
     /// Registers a new connection.
     pub fn register(&self, addr: SocketAddr, laddr: SocketAddr) -> Arc<ClientEntry> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let entry = Arc::new(ClientEntry {
-            id,
-            addr,
-            laddr,
-            created: Instant::now(),
-            last_active_ms: AtomicU64::new(0),
-            last_cmd: Mutex::new(""),
-            name: Mutex::new(None),
-            lib: Mutex::new((None, None)),
-            resp: AtomicU8::new(2),
-            kill: Notify::new(),
-        });
+        let entry = ClientEntry::new(id, addr, laddr);
         self.clients.insert(id, Arc::clone(&entry));
         entry
     }
