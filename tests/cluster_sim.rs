@@ -84,21 +84,6 @@ impl SimCluster {
         reply
     }
 
-    /// Runs a command until it stops answering NOQUORUM (after a heal, connections to the
-    /// formerly cut-off node may still be backing off for up to ~2 s), at most 10 s.
-    async fn run_once_reachable(&self, i: usize, s: &mut Session, args: &[&str]) -> Reply {
-        let start = std::time::Instant::now();
-        loop {
-            let reply = self.run(i, s, args).await;
-            match &reply {
-                Reply::Error(e) if e.starts_with("NOQUORUM") && start.elapsed() < Duration::from_secs(10) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                _ => return reply,
-            }
-        }
-    }
-
     async fn local_len(&self, i: usize, key: &str) -> usize {
         let mut s = self.session(i);
         match self.run(i, &mut s, &["KV.LOCAL", key]).await {
@@ -167,7 +152,7 @@ async fn read_repair_brings_a_stale_replica_up_to_date() {
     c.wait_healthy(&[0, 1, 2], 3).await;
     // A read that asks all three replicas finds node 3 stale and repairs it after replying.
     assert_eq!(c.run(0, &mut s, &["KV.CONSISTENCY", "R", "3"]).await, Reply::ok());
-    assert_eq!(c.run_once_reachable(0, &mut s, &["GET", "fruit"]).await, bulk("apple"));
+    assert_eq!(c.run(0, &mut s, &["GET", "fruit"]).await, bulk("apple"));
     for _ in 0..200 {
         if c.local_len(2, "fruit").await == 1 {
             break;
@@ -194,7 +179,7 @@ async fn a_partition_makes_siblings_that_kv_put_resolves() {
     c.wait_healthy(&[0, 1, 2], 3).await;
     let mut r = c.session(2);
     assert_eq!(c.run(2, &mut r, &["KV.CONSISTENCY", "R", "3"]).await, Reply::ok());
-    let (context, values) = match c.run_once_reachable(2, &mut r, &["KV.GET", "cart"]).await {
+    let (context, values) = match c.run(2, &mut r, &["KV.GET", "cart"]).await {
         Reply::Array(mut v) if v.len() == 2 => {
             let values = v.pop().unwrap();
             (v.pop().unwrap(), values)
@@ -213,7 +198,7 @@ async fn a_partition_makes_siblings_that_kv_put_resolves() {
     for node in 0..3 {
         let mut s = c.session(node);
         assert_eq!(c.run(node, &mut s, &["KV.CONSISTENCY", "R", "3"]).await, Reply::ok());
-        match c.run_once_reachable(node, &mut s, &["KV.GET", "cart"]).await {
+        match c.run(node, &mut s, &["KV.GET", "cart"]).await {
             Reply::Array(v) => assert_eq!(v[1], Reply::Array(vec![bulk("merged")]), "node {node}"),
             other => panic!("KV.GET: {other:?}"),
         }

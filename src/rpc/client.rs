@@ -57,6 +57,11 @@ impl PeerPool {
     fn backoff(&self) -> std::sync::MutexGuard<'_, Backoff> {
         self.backoff.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Any other open connection of the pool (slots busy dialing are skipped, not waited for).
+    fn live_sibling(&self) -> Option<Arc<ClientConn>> {
+        self.slots.iter().find_map(|s| s.try_lock().ok().and_then(|c| c.as_ref().filter(|c| c.is_open()).cloned()))
+    }
 }
 
 impl RpcClient {
@@ -146,6 +151,12 @@ impl RpcClient {
             let backoff = pool.backoff();
             if backoff.retry_at.is_some_and(|at| Instant::now() < at) {
                 let n = backoff.failures;
+                drop(backoff);
+                // While dialing is backing off, a live sibling connection still carries the call
+                // (after a heal, a connection that survived the partition works at once).
+                if let Some(conn) = pool.live_sibling() {
+                    return Ok(conn);
+                }
                 return Err(RpcError::Unreachable(format!("{peer}: backing off after {n} failed connects")));
             }
         }

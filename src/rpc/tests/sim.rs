@@ -148,6 +148,36 @@ async fn partition_fails_calls_and_heal_restores_them() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_live_connection_carries_calls_while_its_sibling_backs_off() {
+    let (sim, net) = sim();
+    let (a, b) = (addr("10.0.0.1:7000"), addr("10.0.0.2:7000"));
+    let server = TestServer::start(net.clone(), cfg(b)).await;
+    let mut client_cfg = cfg(a);
+    client_cfg.conns_per_peer = 2;
+    let c = client(net, client_cfg);
+    // The first call opens one connection; the second slot stays empty.
+    c.call(b, Bytes::from_static(b"one"), SECOND).await.unwrap();
+    sim.partition(&[a], &[b]);
+    // Calls alternate between the slots: the empty one cannot dial (the pool backs off), the open
+    // one times out. Three calls end on a failed dial, so the backoff is still running at the heal.
+    let mut dial_failures = 0;
+    for _ in 0..3 {
+        if matches!(c.call(b, Bytes::from_static(b"during"), SECOND).await, Err(RpcError::Unreachable(_))) {
+            dial_failures += 1;
+        }
+    }
+    assert_eq!(dial_failures, 2);
+    sim.heal();
+    // Right after the heal, every call succeeds: the slot still backing off hands its calls to
+    // the connection that survived the partition.
+    for i in 0..4 {
+        let r = c.call(b, Bytes::from_static(b"after"), SECOND).await;
+        assert!(r.is_ok(), "call {i} after heal: {r:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn isolated_node_is_unreachable_until_healed() {
     let (sim, net) = sim();
     let (a, b) = (addr("10.0.0.1:7000"), addr("10.0.0.2:7000"));
