@@ -40,9 +40,9 @@ impl Cluster {
         let topo = self.topology();
         let mut out: HashMap<Option<NodeId>, Vec<(u16, u16)>> = HashMap::new();
         let mut start = 0u16;
-        let mut owner = topo.coordinator(0).map(|p| p.id);
+        let mut owner = topo.coordinator(0).map(|p| p.member.id);
         for s in 1..=SLOTS {
-            let next = if s < SLOTS { topo.coordinator(s).map(|p| p.id) } else { None };
+            let next = if s < SLOTS { topo.coordinator(s).map(|p| p.member.id) } else { None };
             if s == SLOTS || next != owner {
                 out.entry(owner).or_default().push((start, s - 1));
                 start = s;
@@ -64,7 +64,7 @@ impl Cluster {
                     total += ranges.iter().flat_map(|&(lo, hi)| lo..=hi).map(|s| self.coord.slot_keys(s)).sum::<u64>()
                 }
                 Some(id) => {
-                    let addr = topo.peer(&id).map(|p| p.cluster_addr);
+                    let addr = topo.peer(&id).map(|p| p.member.cluster_addr);
                     if let Some(addr) = addr {
                         calls.push(async move { self.call(addr, &Request::CountSlots(ranges)).await });
                     }
@@ -101,9 +101,9 @@ impl Cluster {
         let mut per_node: HashMap<NodeId, Vec<(Bytes, Bytes)>> = HashMap::new();
         let mut s = first;
         while s <= last {
-            let owner = topo.coordinator(s).map(|p| p.id);
+            let owner = topo.coordinator(s).map(|p| p.member.id);
             let mut e = s;
-            while e < last && topo.coordinator(e + 1).map(|p| p.id) == owner {
+            while e < last && topo.coordinator(e + 1).map(|p| p.member.id) == owner {
                 e += 1;
             }
             if let Some(id) = owner {
@@ -129,7 +129,7 @@ impl Cluster {
                 let raw = if *id == topo.me() {
                     self.coord.scan_ranges(ranges, limit).map_err(|e| CallError::Remote(e.to_string()))?
                 } else {
-                    let addr = topo.peer(id).map(|p| p.cluster_addr).ok_or(CallError::Unexpected)?;
+                    let addr = topo.peer(id).map(|p| p.member.cluster_addr).ok_or(CallError::Unexpected)?;
                     match self.call(addr, &Request::Scan { ranges: ranges.clone(), limit: limit as u32 }).await? {
                         Response::Keys(k) => k,
                         _ => return Err(CallError::Unexpected),
@@ -189,7 +189,11 @@ impl Cluster {
         let topo = self.topology();
         let me = topo.me();
         self.coord.flush_all().map_err(|e| CallError::Remote(e.to_string()))?;
-        let calls = topo.peers().iter().filter(|p| p.id != me).map(|p| self.call(p.cluster_addr, &Request::FlushAll));
+        let calls = topo
+            .peers()
+            .iter()
+            .filter(|p| p.member.id != me)
+            .map(|p| self.call(p.member.cluster_addr, &Request::FlushAll));
         for r in join_all(calls).await {
             r?;
         }
@@ -200,8 +204,8 @@ impl Cluster {
     pub async fn count_keys_in_slot(self: &Arc<Self>, slot: u16) -> Result<u64, CallError> {
         let topo = self.topology();
         match topo.coordinator(slot) {
-            Some(p) if p.id == topo.me() => Ok(self.coord.slot_keys(slot)),
-            Some(p) => match self.call(p.cluster_addr, &Request::CountSlots(vec![(slot, slot)])).await? {
+            Some(p) if p.member.id == topo.me() => Ok(self.coord.slot_keys(slot)),
+            Some(p) => match self.call(p.member.cluster_addr, &Request::CountSlots(vec![(slot, slot)])).await? {
                 Response::Count(n) => Ok(n),
                 _ => Err(CallError::Unexpected),
             },

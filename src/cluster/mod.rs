@@ -155,11 +155,6 @@ impl Cluster {
         &self.coord
     }
 
-    /// The transport's client.
-    pub fn rpc(&self) -> &Arc<RpcClient> {
-        &self.rpc
-    }
-
     /// Sends `req` to the peer at `addr` and waits (bounded by the RPC deadline) for its answer.
     pub async fn call(&self, addr: SocketAddr, req: &Request) -> Result<Response, CallError> {
         let result = self.rpc.call(addr, req.encode(), self.settings.rpc_timeout).await;

@@ -25,8 +25,8 @@ use crate::version::codec;
 struct KeyRead {
     key: Bytes,
     tally: Tally,
-    /// Replicas not asked yet, in preference order.
-    spares: Vec<Peer>,
+    /// Cluster addresses of replicas not asked yet, in preference order.
+    spares: Vec<SocketAddr>,
     /// Replicas that answered with a stale (or no) copy.
     stale: Vec<SocketAddr>,
 }
@@ -42,8 +42,9 @@ impl Cluster {
             let slot = keys::slot_of(key);
             let replicas: Vec<&Peer> = topo.primaries(slot).collect();
             let need = clamp(r, replicas.len());
-            let local = replicas.iter().any(|p| p.id == me);
-            let others: Vec<Peer> = replicas.iter().filter(|p| p.id != me && p.healthy).map(|p| (*p).clone()).collect();
+            let local = replicas.iter().any(|p| p.member.id == me);
+            let others: Vec<SocketAddr> =
+                replicas.iter().filter(|p| p.member.id != me && p.healthy).map(|p| p.member.cluster_addr).collect();
             let unhealthy = replicas.len() - others.len() - usize::from(local);
             let mut tally = Tally::new(Kind::Read, need, replicas.len());
             for _ in 0..unhealthy {
@@ -55,8 +56,8 @@ impl Cluster {
             let wanted = need.saturating_sub(usize::from(local)).min(others.len());
             let (ask, spares) = others.split_at(wanted);
             // Not-asked replicas stay pending in the tally until they are asked or given up on.
-            for p in ask {
-                first.entry(p.cluster_addr).or_default().push(reads.len());
+            for addr in ask {
+                first.entry(*addr).or_default().push(reads.len());
             }
             reads.push(KeyRead { key: key.clone(), tally, spares: spares.to_vec(), stale: Vec::new() });
         }
@@ -118,8 +119,8 @@ impl Cluster {
             if k.tally.met() || k.spares.is_empty() {
                 continue;
             }
-            let p = k.spares.remove(0);
-            extra.entry(p.cluster_addr).or_default().push(i);
+            let addr = k.spares.remove(0);
+            extra.entry(addr).or_default().push(i);
         }
         let asked = !extra.is_empty();
         for (addr, idx) in extra {

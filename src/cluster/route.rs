@@ -83,11 +83,11 @@ pub async fn execute(
         return run_here(ctx, session, args, &positions).await;
     }
     let topo = cluster.topology();
-    let mut targets: Vec<(usize, Option<Peer>)> = Vec::with_capacity(positions.len());
+    let mut targets: Vec<(usize, Option<&Peer>)> = Vec::with_capacity(positions.len());
     for &i in &positions {
         let slot = keys::slot_of(&args[i]);
         let here = !write && topo.is_replica(slot);
-        targets.push((i, if here { topo.my_peer().cloned() } else { topo.coordinator(slot).cloned() }));
+        targets.push((i, if here { topo.my_peer() } else { topo.coordinator(slot) }));
     }
     if let Some((i, _)) = targets.iter().find(|(_, t)| t.is_none()) {
         let slot = keys::slot_of(&args[*i]);
@@ -95,16 +95,16 @@ pub async fn execute(
         return no_replica(cluster, write, n);
     }
     let me = topo.me();
-    let first = targets[0].1.as_ref().map(|p| p.id);
-    if targets.iter().all(|(_, t)| t.as_ref().map(|p| p.id) == first) {
+    let first = targets[0].1.as_ref().map(|p| p.member.id);
+    if targets.iter().all(|(_, t)| t.as_ref().map(|p| p.member.id) == first) {
         if first == Some(me) {
             return run_here(ctx, session, args, &positions).await;
         }
         // The coordinator first, then the slot's other healthy replicas in preference order
         // (used when the coordinator cannot be reached and the command is safe to resend).
         let slot = keys::slot_of(&args[positions[0]]);
-        let mut candidates: Vec<Peer> = targets.swap_remove(0).1.into_iter().collect();
-        candidates.extend(topo.primaries(slot).filter(|p| p.healthy && Some(p.id) != first).cloned());
+        let mut candidates: Vec<&Peer> = targets.swap_remove(0).1.into_iter().collect();
+        candidates.extend(topo.primaries(slot).filter(|p| p.healthy && Some(p.member.id) != first));
         return forward_with_retry(ctx, session, args, &positions, candidates).await;
     }
     match split_kind(spec.name) {
@@ -132,22 +132,22 @@ async fn forward_with_retry(
     session: &mut Session,
     args: &[Bytes],
     positions: &[usize],
-    candidates: Vec<Peer>,
+    candidates: Vec<&Peer>,
 ) -> Reply {
     let (cluster, spec) = (ctx.cluster, ctx.spec);
     let me = cluster.topology().me();
     let mut last_error = None;
-    for p in &candidates {
-        if p.id == me {
+    for p in candidates {
+        if p.member.id == me {
             return run_here(ctx, session, args, positions).await;
         }
         match forward(cluster, session.consistency, p, args).await {
             Ok(reply) => return reply,
             Err(e) => {
-                cluster.membership().report_unreachable(&p.id);
+                cluster.membership().report_unreachable(&p.member.id);
                 let never_sent = matches!(e, CallError::Rpc(RpcError::Unreachable(_)));
                 let resend = never_sent || (e.retryable() && safe_to_resend(spec, args));
-                last_error = Some((p.clone(), e));
+                last_error = Some((p, e));
                 if !resend {
                     break;
                 }
@@ -155,7 +155,7 @@ async fn forward_with_retry(
         }
     }
     match last_error {
-        Some((p, e)) => unanswered(cluster, &p, &e),
+        Some((p, e)) => unanswered(cluster, p, &e),
         None => no_replica(cluster, ctx.write, 0),
     }
 }
@@ -163,7 +163,7 @@ async fn forward_with_retry(
 /// The reply when a command's coordinator did not answer.
 fn unanswered(cluster: &Cluster, peer: &Peer, e: &CallError) -> Reply {
     cluster.stats.quorum_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Reply::error(format!("NOQUORUM coordinator {} ({}) did not answer: {e}", peer.id, peer.cluster_addr))
+    Reply::error(format!("NOQUORUM coordinator {} ({}) did not answer: {e}", peer.member.id, peer.member.cluster_addr))
 }
 
 fn no_replica(cluster: &Cluster, write: bool, n: usize) -> Reply {
@@ -205,7 +205,7 @@ async fn forward(cluster: &Arc<Cluster>, c: Consistency, peer: &Peer, args: &[By
         w: c.w.map(|q| q as u32),
         strict: c.strict,
     });
-    match cluster.call(peer.cluster_addr, &req).await? {
+    match cluster.call(peer.member.cluster_addr, &req).await? {
         Response::Reply(reply) => Ok(reply),
         _ => Err(CallError::Unexpected),
     }
@@ -221,17 +221,17 @@ async fn split(
     ctx: Ctx<'_>,
     session: &mut Session,
     args: &[Bytes],
-    targets: Vec<(usize, Option<Peer>)>,
+    targets: Vec<(usize, Option<&Peer>)>,
     combine: Combine,
     me: NodeId,
 ) -> Reply {
     let (cluster, spec) = (ctx.cluster, ctx.spec);
     // Group argument positions by node, keeping argument order inside each group.
     let per_key = if spec.name == "mset" { 2 } else { 1 };
-    let mut groups: HashMap<NodeId, (Peer, Vec<usize>)> = HashMap::new();
+    let mut groups: HashMap<NodeId, (&Peer, Vec<usize>)> = HashMap::new();
     let mut order: Vec<NodeId> = Vec::new();
     for (i, p) in targets.into_iter().filter_map(|(i, p)| p.map(|p| (i, p))) {
-        let id = p.id;
+        let id = p.member.id;
         groups.entry(id).or_insert_with(|| {
             order.push(id);
             (p, Vec::new())

@@ -187,15 +187,9 @@ pub fn topology_of(view: &ClusterView, replicas: usize) -> Topology {
         .members
         .iter()
         .map(|m| Peer {
-            id: m.member.id,
-            client_addr: m.member.client_addr,
-            cluster_addr: m.member.cluster_addr,
-            zone: m.member.zone.clone(),
-            weight: m.member.weight,
-            vnodes: m.member.vnodes,
+            member: m.member.clone(),
             healthy: m.member.id == view.me || (m.health != Health::Down && !m.suspected_by_me),
             failed: m.health == Health::Down,
-            generation: m.member.generation,
         })
         .collect();
     Topology::new(view.me, view.epoch, peers, replicas)

@@ -7,32 +7,19 @@
 //! (DESIGN §1.1, Dynamo §4.8); it only changes which replica *coordinates* — the first healthy one
 //! of the preference list — and which replicas a request waits for.
 
-use std::net::SocketAddr;
-
+use crate::membership::LocalMember;
 use crate::ring::{Placement, Ring};
 use crate::version::NodeId;
 
 /// A member as routing needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
-    /// Its id.
-    pub id: NodeId,
-    /// Where Redis clients reach it.
-    pub client_addr: SocketAddr,
-    /// Where other nodes reach it.
-    pub cluster_addr: SocketAddr,
-    /// Rack / data centre.
-    pub zone: String,
-    /// Relative capacity.
-    pub weight: u32,
-    /// Tokens per unit of weight.
-    pub vnodes: u32,
+    /// What the member gossips about itself: id, addresses, zone, weight, vnodes, generation.
+    pub member: LocalMember,
     /// This node's local view: not suspected (routing skips unhealthy replicas).
     pub healthy: bool,
     /// Reported down cluster-wide (several members agree): `fail` in `CLUSTER NODES`.
     pub failed: bool,
-    /// Restart counter.
-    pub generation: u64,
 }
 
 /// The cluster as one node sees it at one instant.
@@ -46,11 +33,16 @@ pub struct Topology {
 impl Topology {
     /// A snapshot of `peers` (this node included) with `replicas` copies per key.
     pub fn new(me: NodeId, epoch: u64, mut peers: Vec<Peer>, replicas: usize) -> Topology {
-        peers.sort_by_key(|p| p.id);
-        peers.dedup_by(|a, b| a.id == b.id);
+        peers.sort_by_key(|p| p.member.id);
+        peers.dedup_by(|a, b| a.member.id == b.member.id);
         let placements = peers
             .iter()
-            .map(|p| Placement { id: p.id, zone: p.zone.clone(), weight: p.weight, vnodes: p.vnodes })
+            .map(|p| Placement {
+                id: p.member.id,
+                zone: p.member.zone.clone(),
+                weight: p.member.weight,
+                vnodes: p.member.vnodes,
+            })
             .collect();
         let ring = Ring::new(placements, replicas).unwrap_or_else(|e| {
             // Only possible with absurd settings (validated away); routing then answers NOQUORUM.
@@ -87,7 +79,7 @@ impl Topology {
 
     /// A member by id.
     pub fn peer(&self, id: &NodeId) -> Option<&Peer> {
-        self.peers.binary_search_by(|p| p.id.cmp(id)).ok().map(|i| &self.peers[i])
+        self.peers.binary_search_by(|p| p.member.id.cmp(id)).ok().map(|i| &self.peers[i])
     }
 
     /// The N replicas of `slot`, in preference-list order.
@@ -107,7 +99,7 @@ impl Topology {
 
     /// Whether this node holds a replica of `slot`.
     pub fn is_replica(&self, slot: u16) -> bool {
-        self.primaries(slot).any(|p| p.id == self.me)
+        self.primaries(slot).any(|p| p.member.id == self.me)
     }
 
     /// This node's entry.

@@ -34,12 +34,12 @@ impl Cluster {
             let need = clamp(w, replicas.len());
             let mut tally = Tally::new(Kind::Write, need, replicas.len());
             for p in &replicas {
-                if p.id == me {
+                if p.member.id == me {
                     tally.record(true);
                 } else if !p.healthy {
                     tally.record(false);
                 } else {
-                    let b = batches.entry(p.cluster_addr).or_default();
+                    let b = batches.entry(p.member.cluster_addr).or_default();
                     b.0.push(KeyVersion { key: r.key.clone(), set: r.set.clone() });
                     b.1.push(i);
                 }

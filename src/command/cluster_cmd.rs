@@ -95,7 +95,7 @@ fn info(c: &Cluster, topo: &Topology) -> String {
 }
 
 fn addr_field(p: &Peer) -> String {
-    format!("{}:{}@{}", p.client_addr.ip(), p.client_addr.port(), p.cluster_addr.port())
+    format!("{}:{}@{}", p.member.client_addr.ip(), p.member.client_addr.port(), p.member.cluster_addr.port())
 }
 
 /// `CLUSTER NODES`: every node as a master of the slots it coordinates.
@@ -103,7 +103,7 @@ fn nodes(topo: &Topology) -> String {
     let mut out = String::new();
     for p in topo.peers() {
         let mut flags = Vec::new();
-        if p.id == topo.me() {
+        if p.member.id == topo.me() {
             flags.push("myself");
         }
         flags.push("master");
@@ -113,8 +113,14 @@ fn nodes(topo: &Topology) -> String {
             flags.push("fail?");
         }
         let link = if p.healthy { "connected" } else { "disconnected" };
-        out.push_str(&format!("{} {} {} - 0 0 {} {link}", p.id, addr_field(p), flags.join(","), p.generation));
-        for (lo, hi) in runs(|s| topo.coordinator(s).map(|c| c.id) == Some(p.id)) {
+        out.push_str(&format!(
+            "{} {} {} - 0 0 {} {link}",
+            p.member.id,
+            addr_field(p),
+            flags.join(","),
+            p.member.generation
+        ));
+        for (lo, hi) in runs(|s| topo.coordinator(s).map(|c| c.member.id) == Some(p.member.id)) {
             if lo == hi {
                 out.push_str(&format!(" {lo}"));
             } else {
@@ -162,7 +168,7 @@ fn ranges(topo: &Topology) -> Vec<(u16, u16, Vec<&Peer>)> {
     for s in 0..SLOTS {
         let list = routing(topo, s);
         match out.last_mut() {
-            Some(last) if last.2.iter().map(|p| p.id).eq(list.iter().map(|p| p.id)) => last.1 = s,
+            Some(last) if last.2.iter().map(|p| p.member.id).eq(list.iter().map(|p| p.member.id)) => last.1 = s,
             _ => out.push((s, s, list)),
         }
     }
@@ -171,9 +177,9 @@ fn ranges(topo: &Topology) -> Vec<(u16, u16, Vec<&Peer>)> {
 
 fn node_entry(p: &Peer) -> Reply {
     Reply::Array(vec![
-        Reply::bulk_string(p.client_addr.ip().to_string()),
-        Reply::Int(i64::from(p.client_addr.port())),
-        Reply::bulk_string(p.id.to_hex()),
+        Reply::bulk_string(p.member.client_addr.ip().to_string()),
+        Reply::Int(i64::from(p.member.client_addr.port())),
+        Reply::bulk_string(p.member.id.to_hex()),
         Reply::Array(vec![]),
     ])
 }
@@ -199,7 +205,7 @@ fn shards(topo: &Topology) -> Reply {
     // One shard per distinct routing list, with all of its slot ranges.
     let mut shards: Vec<Shard> = Vec::new();
     for (lo, hi, list) in ranges(topo) {
-        let ids: Vec<NodeId> = list.iter().map(|p| p.id).collect();
+        let ids: Vec<NodeId> = list.iter().map(|p| p.member.id).collect();
         match shards.iter_mut().find(|s| s.0 == ids) {
             Some(s) => s.1.push((lo, hi)),
             None => shards.push((ids, vec![(lo, hi)])),
@@ -222,10 +228,10 @@ fn shards(topo: &Topology) -> Reply {
 }
 
 fn shard_node(p: &Peer, master: bool) -> Reply {
-    let ip = p.client_addr.ip().to_string();
+    let ip = p.member.client_addr.ip().to_string();
     Reply::Map(vec![
-        (Reply::bulk("id"), Reply::bulk_string(p.id.to_hex())),
-        (Reply::bulk("port"), Reply::Int(i64::from(p.client_addr.port()))),
+        (Reply::bulk("id"), Reply::bulk_string(p.member.id.to_hex())),
+        (Reply::bulk("port"), Reply::Int(i64::from(p.member.client_addr.port()))),
         (Reply::bulk("ip"), Reply::bulk_string(ip.clone())),
         (Reply::bulk("endpoint"), Reply::bulk_string(ip)),
         (Reply::bulk("role"), Reply::bulk(if master { "master" } else { "replica" })),
@@ -313,7 +319,7 @@ pub(super) fn preflist(node: &Node, a: &[Bytes]) -> Reply {
         return Reply::Array(vec![Reply::Int(i64::from(slot)), Reply::Array(vec![me]), Reply::Array(vec![])]);
     };
     let topo = c.topology();
-    let primaries = topo.primaries(slot).map(|p| entry(p.id.to_hex(), p.client_addr)).collect();
-    let fallbacks = topo.fallbacks(slot).map(|p| entry(p.id.to_hex(), p.client_addr)).collect();
+    let primaries = topo.primaries(slot).map(|p| entry(p.member.id.to_hex(), p.member.client_addr)).collect();
+    let fallbacks = topo.fallbacks(slot).map(|p| entry(p.member.id.to_hex(), p.member.client_addr)).collect();
     Reply::Array(vec![Reply::Int(i64::from(slot)), Reply::Array(primaries), Reply::Array(fallbacks)])
 }

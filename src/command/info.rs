@@ -160,7 +160,7 @@ fn render(node: &Node, section: &str, o: &mut String) {
                 kv("cluster_members_up", &topo.peers().iter().filter(|p| p.healthy).count());
                 kv("cluster_members_down", &topo.peers().iter().filter(|p| p.failed).count());
                 for (i, p) in topo.peers().iter().enumerate() {
-                    let share = topo.ring().share(&p.id);
+                    let share = topo.ring().share(&p.member.id);
                     let status = if p.failed {
                         "down"
                     } else if p.healthy {
@@ -172,7 +172,7 @@ fn render(node: &Node, section: &str, o: &mut String) {
                         &format!("member{i}"),
                         &format!(
                             "id={},addr={},cluster_addr={},zone={},weight={},status={status},generation={},primary_slots={},replica_slots={}",
-                            p.id, p.client_addr, p.cluster_addr, p.zone, p.weight, p.generation,
+                            p.member.id, p.member.client_addr, p.member.cluster_addr, p.member.zone, p.member.weight, p.member.generation,
                             share.primary_slots, share.replica_slots
                         ),
                     );

@@ -286,10 +286,8 @@ pub(super) async fn cluster_wide(cluster: &Arc<Cluster>, s: &mut Session, name: 
             }
         }
         "flushall" | "flushdb" => {
-            match a.get(1) {
-                None => {}
-                Some(m) if (is(m, "sync") || is(m, "async")) && a.len() == 2 => {}
-                Some(_) => return Some(errors::syntax()),
+            if !super::server::flush_args_ok(a) {
+                return Some(errors::syntax());
             }
             s.wrote = true;
             cluster.flush_all().await.map_or_else(failed, |()| Reply::ok())

@@ -38,11 +38,17 @@ pub(super) fn time(node: &Node) -> Reply {
     ])
 }
 
-pub(super) fn flush(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+/// `FLUSHALL|FLUSHDB [SYNC|ASYNC]`: whether the arguments are valid.
+pub(super) fn flush_args_ok(a: &[Bytes]) -> bool {
     match a.get(1) {
-        None => {}
-        Some(m) if (is(m, "sync") || is(m, "async")) && a.len() == 2 => {}
-        Some(_) => return Ok(errors::syntax()),
+        None => true,
+        Some(m) => (is(m, "sync") || is(m, "async")) && a.len() == 2,
+    }
+}
+
+pub(super) fn flush(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+    if !flush_args_ok(a) {
+        return Ok(errors::syntax());
     }
     s.wrote = true;
     node.coord.flush_all()?;

@@ -7,7 +7,7 @@
 //!   read repair, a quorum read's answers): `DvvSet::sync` with what it holds, under the key's
 //!   lock, written only when something changed. Merging never loses a sibling the other side has
 //!   not seen, so the order in which versions arrive does not matter.
-//! - [`Coordinator::scan_range`] and [`Coordinator::slot_keys`] serve cluster-wide `SCAN`,
+//! - [`Coordinator::scan_ranges`] and [`Coordinator::slot_keys`] serve cluster-wide `SCAN`,
 //!   `DBSIZE` and `CLUSTER COUNTKEYSINSLOT`.
 
 use std::cell::RefCell;
@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use super::{CoordError, Coordinator, Current};
+use super::{CoordError, Coordinator};
 use crate::storage::{keys, Write};
 use crate::version::codec;
 use crate::version::DvvSet;
@@ -99,12 +99,6 @@ impl Coordinator {
         Ok(Merged { set: merged, changed, sender_stale })
     }
 
-    /// Up to `limit` stored keys with storage keys in `[from, to)` (`to = None`: to the end), as
-    /// raw `(storage key, encoded set)` pairs.
-    pub fn scan_range(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, CoordError> {
-        Ok(self.store.scan(from, to, limit)?)
-    }
-
     /// Up to `limit` stored keys from several ascending `[from, to)` ranges (an empty `to`: no
     /// upper bound), in storage order.
     pub fn scan_ranges(&self, ranges: &[(Bytes, Bytes)], limit: usize) -> Result<Vec<(Bytes, Bytes)>, CoordError> {
@@ -122,10 +116,5 @@ impl Coordinator {
     /// Live keys this node holds in `slot`.
     pub fn slot_keys(&self, slot: u16) -> u64 {
         self.slot_keys.get(usize::from(slot)).map_or(0, |c| c.load(Ordering::Relaxed).max(0) as u64)
-    }
-
-    /// Decodes a set as the coordinator would see it at its current time.
-    pub fn current_of(&self, set: Option<DvvSet>) -> Current {
-        Current::new(set, self.clock.now_ms())
     }
 }
