@@ -107,6 +107,16 @@ pub struct Config {
     pub gossip_interval_ms: u64,
     /// A member whose heartbeat has not advanced for this long is suspected, ms.
     pub suspect_after_ms: u64,
+    /// Most keys hinted for one other node (hinted handoff); beyond it new hints are dropped.
+    pub hint_max_keys: u64,
+    /// Most MiB of hints for one other node.
+    pub hint_max_mb: u64,
+    /// Hints older than this are discarded instead of delivered, ms.
+    pub hint_max_age_ms: u64,
+    /// Hints delivered per second at most, per node (protects foreground latency).
+    pub hint_replay_rate: u32,
+    /// After all N replicas acknowledged a tombstone, wait this long and reap it everywhere, ms.
+    pub tombstone_reap_delay_ms: u64,
 }
 
 impl Default for Config {
@@ -145,6 +155,11 @@ impl Default for Config {
             read_speculative_ms: 20,
             gossip_interval_ms: 1000,
             suspect_after_ms: 5000,
+            hint_max_keys: 1_000_000,
+            hint_max_mb: 1024,
+            hint_max_age_ms: 3 * 3600 * 1000,
+            hint_replay_rate: 5000,
+            tombstone_reap_delay_ms: 3000,
         }
     }
 }
@@ -321,6 +336,9 @@ impl Config {
         }
         if self.rpc_timeout_ms == 0 || self.gossip_interval_ms == 0 || self.suspect_after_ms == 0 {
             return bad("rpc-timeout-ms, gossip-interval-ms and suspect-after-ms must be at least 1");
+        }
+        if self.hint_replay_rate == 0 {
+            return bad("hint-replay-rate must be at least 1");
         }
         if self.zone.len() > 64 || self.cluster_name.is_empty() || self.cluster_name.len() > 64 {
             return bad("zone must be at most 64 bytes and cluster-name 1 to 64 bytes");

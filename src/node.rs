@@ -20,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::{Clock, SystemClock};
 use crate::cluster::{start as cluster_start, Cluster};
 use crate::config::Config;
-use crate::coordinator::{spawn_sweeper, CoordConfig, CoordError, Coordinator};
+use crate::coordinator::{spawn_sweeper, CoordConfig, CoordError, Coordinator, HintLimits};
 use crate::net::{Network, TcpNetwork};
 use crate::resp::clients::ClientRegistry;
 use crate::resp::server::accept_loop;
@@ -219,6 +219,11 @@ impl NodeHandle {
             max_siblings: cfg.max_siblings,
             row_cache_bytes: cfg.row_cache_mb << 20,
             keep_tombstones: cfg.cluster_enabled,
+            hint_limits: HintLimits {
+                max_count: cfg.hint_max_keys,
+                max_bytes: cfg.hint_max_mb << 20,
+                max_age_ms: cfg.hint_max_age_ms,
+            },
         };
         let coord = Arc::new(Coordinator::open(coord_cfg, store, Arc::clone(&durability), Arc::clone(&clock))?);
 

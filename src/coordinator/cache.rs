@@ -81,6 +81,7 @@ impl RowCache {
                 match w {
                     Write::Put(k, v) => c.insert(k.clone(), Some(v.clone())),
                     Write::Delete(k) => c.insert(k.clone(), None),
+                    Write::Hint(..) | Write::Unhint(_) => {}
                 }
             }
         }
@@ -90,8 +91,9 @@ impl RowCache {
     pub fn forget(&self, batch: &[Write]) {
         if let Some(c) = &self.inner {
             for w in batch {
-                let (Write::Put(k, _) | Write::Delete(k)) = w;
-                c.remove(k.as_ref());
+                if let Write::Put(k, _) | Write::Delete(k) = w {
+                    c.remove(k.as_ref());
+                }
             }
         }
     }

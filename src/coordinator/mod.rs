@@ -15,6 +15,7 @@
 
 mod cache;
 mod expiry;
+mod hints;
 pub mod locks;
 mod object;
 mod replica;
@@ -26,6 +27,7 @@ use bytes::Bytes;
 use thiserror::Error;
 
 pub use expiry::{spawn_sweeper, SweepStats};
+pub use hints::{Hint, HintLimits, HintOutcome, HintStats, TargetSummary};
 pub use object::{Current, Mutation};
 pub use replica::{capture, Merged, Replicated};
 
@@ -75,6 +77,8 @@ pub struct CoordConfig {
     /// A cluster (N > 1) needs this so that deletes replicate and stale replicas cannot bring
     /// a deleted or expired value back through read repair; a single node reaps at once.
     pub keep_tombstones: bool,
+    /// Bounds on the hints kept for each other node (hinted handoff).
+    pub hint_limits: HintLimits,
 }
 
 /// Reads and writes keys on behalf of commands.
@@ -89,6 +93,8 @@ pub struct Coordinator {
     stats: CoordStats,
     /// Live keys per slot (`CLUSTER COUNTKEYSINSLOT`, cluster-wide `DBSIZE`).
     slot_keys: Box<[AtomicI64]>,
+    /// Per-target totals of the hints this node holds.
+    hints: hints::HintBook,
 }
 
 impl Coordinator {
@@ -109,8 +115,10 @@ impl Coordinator {
             locks: KeyLocks::new(4096),
             stats: CoordStats::default(),
             slot_keys: (0..usize::from(keys::SLOTS)).map(|_| AtomicI64::new(0)).collect(),
+            hints: hints::HintBook::default(),
         };
         c.recount()?;
+        c.recount_hints()?;
         Ok(c)
     }
 
@@ -256,6 +264,7 @@ impl Coordinator {
         let _all = self.locks.lock_all();
         let cleared = self.store.clear();
         self.cache.clear();
+        self.clear_hint_totals();
         cleared?;
         self.stats.live_keys.store(0, Ordering::Relaxed);
         self.stats.volatile_keys.store(0, Ordering::Relaxed);

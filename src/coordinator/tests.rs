@@ -15,7 +15,13 @@ use crate::storage::{FsyncPolicy, MemStore};
 use crate::version::codec;
 
 fn coordinator(store: &Arc<MemStore>, clock: &Arc<ManualClock>, row_cache_bytes: u64) -> Coordinator {
-    let cfg = CoordConfig { node_id: NodeId([7; 20]), max_siblings: 8, row_cache_bytes, keep_tombstones: false };
+    let cfg = CoordConfig {
+        node_id: NodeId([7; 20]),
+        max_siblings: 8,
+        row_cache_bytes,
+        keep_tombstones: false,
+        hint_limits: Default::default(),
+    };
     let store: Arc<dyn Store> = Arc::clone(store) as Arc<dyn Store>;
     let durability = Durability::start(Arc::clone(&store), FsyncPolicy::No);
     let clock: Arc<dyn Clock> = Arc::clone(clock) as Arc<dyn Clock>;
@@ -193,7 +199,13 @@ fn merge_keeps_the_newer_version_and_concurrent_ones_as_siblings() {
     let a = coordinator(&store, &clock, 1 << 20);
     let other_store = Arc::new(MemStore::new());
     let b = {
-        let cfg = CoordConfig { node_id: NodeId([9; 20]), max_siblings: 8, row_cache_bytes: 0, keep_tombstones: true };
+        let cfg = CoordConfig {
+            node_id: NodeId([9; 20]),
+            max_siblings: 8,
+            row_cache_bytes: 0,
+            keep_tombstones: true,
+            hint_limits: Default::default(),
+        };
         let st: Arc<dyn Store> = Arc::clone(&other_store) as Arc<dyn Store>;
         let d = Durability::start(Arc::clone(&st), FsyncPolicy::No);
         Coordinator::open(cfg, st, d, Arc::clone(&clock) as Arc<dyn Clock>).unwrap()

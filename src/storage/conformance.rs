@@ -25,10 +25,24 @@ fn check_store(store: &dyn Store) {
     assert_eq!(part, vec![(b("b"), b("22")), (b("c"), b("3"))]);
     assert_eq!(store.scan(b"c", None, 1).unwrap(), vec![(b("c"), b("3"))]);
 
+    // The hints space is separate: same keys, other values, invisible to data reads and scans.
+    store.write(&[Write::Hint(b("b"), b("hinted")), Write::Put(b("e"), b("5")), Write::Hint(b("x"), b("9"))]).unwrap();
+    assert_eq!(store.get(b"b").unwrap(), Some(b("22")));
+    assert_eq!(store.get_hint(b"b").unwrap(), Some(b("hinted")));
+    assert_eq!(store.get(b"x").unwrap(), None);
+    assert_eq!(store.scan(b"d", None, 100).unwrap(), vec![(b("d"), b("4")), (b("e"), b("5"))]);
+    assert_eq!(store.scan_hints(b"", Some(b"x"), 100).unwrap(), vec![(b("b"), b("hinted"))]);
+    store.write(&[Write::Unhint(b("b"))]).unwrap();
+    assert_eq!(store.get_hint(b"b").unwrap(), None);
+    assert_eq!(store.get(b"b").unwrap(), Some(b("22")));
+    store.compact_hints().unwrap();
+    assert_eq!(store.scan_hints(b"", None, 100).unwrap(), vec![(b("x"), b("9"))]);
+
     store.flush().unwrap();
     store.sync().unwrap();
     store.clear().unwrap();
     assert!(store.scan(b"", None, 10).unwrap().is_empty());
+    assert!(store.scan_hints(b"", None, 10).unwrap().is_empty());
 }
 
 #[test]
@@ -47,9 +61,10 @@ fn fjall_store_keeps_synced_writes_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = FjallStore::open(dir.path(), 8 << 20).unwrap();
-        store.write(&[Write::Put(b("k"), b("v"))]).unwrap();
+        store.write(&[Write::Put(b("k"), b("v")), Write::Hint(b("h"), b("hv"))]).unwrap();
         store.sync().unwrap();
     }
     let store = FjallStore::open(dir.path(), 8 << 20).unwrap();
     assert_eq!(store.get(b"k").unwrap(), Some(b("v")));
+    assert_eq!(store.get_hint(b"h").unwrap(), Some(b("hv")));
 }

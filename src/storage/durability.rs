@@ -268,6 +268,23 @@ mod tests {
         fn disk_space(&self) -> u64 {
             0
         }
+        fn get_hint(&self, key: &[u8]) -> Result<Option<bytes::Bytes>, StorageError> {
+            self.inner.get_hint(key)
+        }
+        fn scan_hints(
+            &self,
+            from: &[u8],
+            to: Option<&[u8]>,
+            limit: usize,
+        ) -> Result<Vec<(bytes::Bytes, bytes::Bytes)>, StorageError> {
+            self.inner.scan_hints(from, to, limit)
+        }
+        fn compact_hints(&self) -> Result<(), StorageError> {
+            self.inner.compact_hints()
+        }
+        fn hints_disk_space(&self) -> u64 {
+            0
+        }
     }
 
     async fn commit_concurrently(d: &Arc<Durability>, writers: usize) {

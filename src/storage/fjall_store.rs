@@ -1,4 +1,6 @@
-//! The real [`Store`]: one fjall database in the node's data directory, keyspace `data`.
+//! The real [`Store`]: one fjall database in the node's data directory, keyspace `data` for the
+//! node's own keys and keyspace `hints` for hinted handoff (one database, so one journal: a batch
+//! touching both is atomic).
 //!
 //! Journal persistence is manual (`manual_journal_persist`): a write batch lands in fjall's
 //! journal buffer and memtable without a syscall, and the durability layer decides when to hand
@@ -16,6 +18,7 @@ use super::{StorageError, Store, Write};
 pub struct FjallStore {
     db: Database,
     data: Keyspace,
+    hints: Keyspace,
 }
 
 impl FjallStore {
@@ -32,7 +35,10 @@ impl FjallStore {
         let data = db
             .keyspace("data", || KeyspaceCreateOptions::default().manual_journal_persist(true))
             .map_err(|e| open_err(&e))?;
-        Ok(FjallStore { db, data })
+        let hints = db
+            .keyspace("hints", || KeyspaceCreateOptions::default().manual_journal_persist(true))
+            .map_err(|e| open_err(&e))?;
+        Ok(FjallStore { db, data, hints })
     }
 }
 
@@ -51,6 +57,8 @@ impl Store for FjallStore {
             match w {
                 Write::Put(k, v) => b.insert(&self.data, k.clone(), v.clone()),
                 Write::Delete(k) => b.remove(&self.data, k.clone()),
+                Write::Hint(k, v) => b.insert(&self.hints, k.clone(), v.clone()),
+                Write::Unhint(k) => b.remove(&self.hints, k.clone()),
             }
         }
         b.commit()?;
@@ -58,16 +66,7 @@ impl Store for FjallStore {
     }
 
     fn scan(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        let iter = match to {
-            Some(to) => self.data.range(from..to),
-            None => self.data.range(from..),
-        };
-        let mut out = Vec::new();
-        for guard in iter.take(limit) {
-            let (k, v) = guard.into_inner()?;
-            out.push((Bytes::from(k), Bytes::from(v)));
-        }
-        Ok(out)
+        scan(&self.data, from, to, limit)
     }
 
     fn flush(&self) -> Result<(), StorageError> {
@@ -82,10 +81,44 @@ impl Store for FjallStore {
 
     fn clear(&self) -> Result<(), StorageError> {
         self.data.clear()?;
+        self.hints.clear()?;
         Ok(())
     }
 
     fn disk_space(&self) -> u64 {
         self.db.disk_space().unwrap_or(0)
     }
+
+    fn get_hint(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        Ok(self.hints.get(key)?.map(Bytes::from))
+    }
+
+    fn scan_hints(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        scan(&self.hints, from, to, limit)
+    }
+
+    fn compact_hints(&self) -> Result<(), StorageError> {
+        // Flush the memtable first so that the delete markers of delivered hints reach the
+        // tables being compacted; a major compaction then drops them with what they shadow.
+        self.hints.rotate_memtable_and_wait()?;
+        self.hints.major_compact()?;
+        Ok(())
+    }
+
+    fn hints_disk_space(&self) -> u64 {
+        self.hints.disk_space()
+    }
+}
+
+fn scan(space: &Keyspace, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+    let iter = match to {
+        Some(to) => space.range(from..to),
+        None => space.range(from..),
+    };
+    let mut out = Vec::new();
+    for guard in iter.take(limit) {
+        let (k, v) = guard.into_inner()?;
+        out.push((Bytes::from(k), Bytes::from(v)));
+    }
+    Ok(out)
 }

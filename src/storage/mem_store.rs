@@ -12,7 +12,13 @@ use super::{StorageError, Store, Write};
 /// A volatile ordered map.
 #[derive(Debug, Default)]
 pub struct MemStore {
-    map: Mutex<BTreeMap<Bytes, Bytes>>,
+    map: Mutex<Spaces>,
+}
+
+#[derive(Debug, Default)]
+struct Spaces {
+    data: BTreeMap<Bytes, Bytes>,
+    hints: BTreeMap<Bytes, Bytes>,
 }
 
 impl MemStore {
@@ -21,14 +27,14 @@ impl MemStore {
         MemStore::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Bytes, Bytes>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Spaces> {
         self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 impl Store for MemStore {
     fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        Ok(self.lock().get(key).cloned())
+        Ok(self.lock().data.get(key).cloned())
     }
 
     fn write(&self, batch: &[Write]) -> Result<(), StorageError> {
@@ -36,10 +42,16 @@ impl Store for MemStore {
         for w in batch {
             match w {
                 Write::Put(k, v) => {
-                    map.insert(k.clone(), v.clone());
+                    map.data.insert(k.clone(), v.clone());
                 }
                 Write::Delete(k) => {
-                    map.remove(k);
+                    map.data.remove(k);
+                }
+                Write::Hint(k, v) => {
+                    map.hints.insert(k.clone(), v.clone());
+                }
+                Write::Unhint(k) => {
+                    map.hints.remove(k);
                 }
             }
         }
@@ -47,13 +59,7 @@ impl Store for MemStore {
     }
 
     fn scan(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        let map = self.lock();
-        let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
-        Ok(map
-            .range::<[u8], _>((Bound::Included(from), upper))
-            .take(limit)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(scan(&self.lock().data, from, to, limit))
     }
 
     fn flush(&self) -> Result<(), StorageError> {
@@ -65,11 +71,34 @@ impl Store for MemStore {
     }
 
     fn clear(&self) -> Result<(), StorageError> {
-        self.lock().clear();
+        let mut map = self.lock();
+        map.data.clear();
+        map.hints.clear();
         Ok(())
     }
 
     fn disk_space(&self) -> u64 {
         0
     }
+
+    fn get_hint(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        Ok(self.lock().hints.get(key).cloned())
+    }
+
+    fn scan_hints(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        Ok(scan(&self.lock().hints, from, to, limit))
+    }
+
+    fn compact_hints(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn hints_disk_space(&self) -> u64 {
+        0
+    }
+}
+
+fn scan(map: &BTreeMap<Bytes, Bytes>, from: &[u8], to: Option<&[u8]>, limit: usize) -> Vec<(Bytes, Bytes)> {
+    let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
+    map.range::<[u8], _>((Bound::Included(from), upper)).take(limit).map(|(k, v)| (k.clone(), v.clone())).collect()
 }

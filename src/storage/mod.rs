@@ -4,7 +4,10 @@
 //! versions, TTLs or Redis: keys are *storage keys* (`slot (2 bytes, big endian) ‖ user key`, see
 //! [`keys`]) so every slot is one contiguous range, values are encoded sibling sets. Two
 //! implementations pass one conformance suite: [`FjallStore`] (fjall LSM tree, the real thing)
-//! and [`MemStore`] (a `BTreeMap`, for unit tests). Durability policy (`fsync = no | everysec |
+//! and [`MemStore`] (a `BTreeMap`, for unit tests). Besides the node's own data a store holds a
+//! separate **hints** space: versions this node keeps for other nodes (hinted handoff, see
+//! `coordinator::hints`), written in the same atomic batches and journal, scanned and compacted on
+//! their own so that they never mix with owned data. Durability policy (`fsync = no | everysec |
 //! always`, group commit) lives in [`durability`].
 
 pub mod durability;
@@ -51,6 +54,10 @@ pub enum Write {
     Put(Bytes, Bytes),
     /// Remove the storage key.
     Delete(Bytes),
+    /// Store `value` under a key of the hints space.
+    Hint(Bytes, Bytes),
+    /// Remove a key of the hints space.
+    Unhint(Bytes),
 }
 
 /// An ordered key-value store with atomic batches.
@@ -74,9 +81,22 @@ pub trait Store: Send + Sync + 'static {
     /// Makes every write so far durable on disk (survives a power loss).
     fn sync(&self) -> Result<(), StorageError>;
 
-    /// Removes every key.
+    /// Removes every key, hints included.
     fn clear(&self) -> Result<(), StorageError>;
 
     /// Bytes used on disk (0 for memory).
     fn disk_space(&self) -> u64;
+
+    /// The stored value of a key of the hints space.
+    fn get_hint(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError>;
+
+    /// Like [`Store::scan`], over the hints space.
+    fn scan_hints(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError>;
+
+    /// Rewrites the hints space so that the room taken by delivered hints is given back (blocking:
+    /// call it off the async workers).
+    fn compact_hints(&self) -> Result<(), StorageError>;
+
+    /// Bytes the hints space uses on disk (0 for memory).
+    fn hints_disk_space(&self) -> u64;
 }
