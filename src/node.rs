@@ -219,6 +219,7 @@ impl NodeHandle {
             max_siblings: cfg.max_siblings,
             row_cache_bytes: cfg.row_cache_mb << 20,
             keep_tombstones: cfg.cluster_enabled,
+            tombstone_grace_ms: cfg.tombstone_grace_ms,
         };
         let coord = Arc::new(Coordinator::open(coord_cfg, store, Arc::clone(&durability), Arc::clone(&clock))?);
 
