@@ -117,6 +117,9 @@ pub struct Config {
     pub hint_replay_rate: u32,
     /// After all N replicas acknowledged a tombstone, wait this long and reap it everywhere, ms.
     pub tombstone_reap_delay_ms: u64,
+    /// With N > 1, a deleted key's tombstones are reaped this long after the deletion at the
+    /// latest, ms (sooner once every replica is known to hold them).
+    pub tombstone_grace_ms: u64,
 }
 
 impl Default for Config {
@@ -160,6 +163,7 @@ impl Default for Config {
             hint_max_age_ms: 3 * 3600 * 1000,
             hint_replay_rate: 5000,
             tombstone_reap_delay_ms: 3000,
+            tombstone_grace_ms: 86_400_000,
         }
     }
 }
@@ -236,6 +240,9 @@ pub struct Overrides {
     /// Write quorum (W).
     #[arg(long)]
     pub write_quorum: Option<usize>,
+    /// Reap a deleted key's tombstones this many ms after the deletion (cluster mode).
+    #[arg(long)]
+    pub tombstone_grace_ms: Option<u64>,
 }
 
 fn parse_yes_no(s: &str) -> Result<bool, String> {
@@ -261,6 +268,7 @@ impl Config {
         }
         apply!(port, dir, fsync, loglevel, maxclients, timeout, protected_mode, worker_threads);
         apply!(cluster_port, cluster_name, zone, weight, vnodes, replicas, read_quorum, write_quorum);
+        apply!(tombstone_grace_ms);
         if o.requirepass.is_some() {
             cfg.requirepass.clone_from(&o.requirepass);
         }
@@ -388,10 +396,28 @@ mod tests {
     }
 
     #[test]
+    fn tombstone_grace_is_a_file_key_and_a_flag() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            o: Overrides,
+        }
+        let cli = <Cli as clap::Parser>::try_parse_from(["cartwheel", "--tombstone-grace-ms", "5000"]).unwrap();
+        assert_eq!(Config::load(&cli.o).unwrap().tombstone_grace_ms, 5000);
+        let c: Config = toml::from_str("tombstone-grace-ms = 0").unwrap();
+        assert_eq!(c.tombstone_grace_ms, 0);
+    }
+
+    #[test]
     fn overrides_win_and_validation_rejects_nonsense() {
-        let o = Overrides { port: Some(7000), fsync: Some(FsyncPolicy::Always), ..Overrides::default() };
+        let o = Overrides {
+            port: Some(7000),
+            fsync: Some(FsyncPolicy::Always),
+            tombstone_grace_ms: Some(0),
+            ..Overrides::default()
+        };
         let c = Config::load(&o).unwrap();
-        assert_eq!((c.port, c.fsync), (7000, FsyncPolicy::Always));
+        assert_eq!((c.port, c.fsync, c.tombstone_grace_ms), (7000, FsyncPolicy::Always, 0));
         let bad = Config { hz: 0, ..Config::default() };
         assert!(bad.validate().is_err());
         assert!(toml::from_str::<Config>("no-such-key = 1").is_err());

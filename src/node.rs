@@ -224,6 +224,7 @@ impl NodeHandle {
                 max_bytes: cfg.hint_max_mb << 20,
                 max_age_ms: cfg.hint_max_age_ms,
             },
+            tombstone_grace_ms: cfg.tombstone_grace_ms,
         };
         let coord = Arc::new(Coordinator::open(coord_cfg, store, Arc::clone(&durability), Arc::clone(&clock))?);
 

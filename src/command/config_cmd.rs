@@ -40,6 +40,7 @@ fn params(cfg: &Config, node: &Node) -> Vec<(&'static str, String)> {
         ("loglevel", cfg.loglevel.clone()),
         ("hz", cfg.hz.to_string()),
         ("max-siblings", cfg.max_siblings.to_string()),
+        ("tombstone-grace-ms", cfg.tombstone_grace_ms.to_string()),
         ("io-threads", "1".into()),
     ]
 }

@@ -1,6 +1,6 @@
 //! `INFO [section …]`: Redis's sections and field names (so monitoring tools and client
 //! libraries find what they look for), plus a `cartwheel` section with the store's own view:
-//! node id, replication settings, siblings, expiry sweep and disk use.
+//! node id, replication settings, siblings, tombstones, expiry sweep and disk use.
 //!
 //! Sections: `default` (server clients memory persistence stats replication cpu cluster
 //! keyspace cartwheel), `all` (adds commandstats errorstats), `everything` (same as all here).
@@ -216,6 +216,8 @@ fn render(node: &Node, section: &str, o: &mut String) {
             }
             kv("sibling_writes", &cs.sibling_writes.load(Ordering::Relaxed));
             kv("siblings_collapsed", &cs.collapsed_siblings.load(Ordering::Relaxed));
+            kv("tombstones", &coord.tombstones());
+            kv("tombstones_reaped", &cs.tombstones_reaped.load(Ordering::Relaxed));
             kv("max_siblings", &cfg.max_siblings);
             kv("row_cache_bytes", &coord.row_cache_bytes());
             kv("row_cache_limit_bytes", &(cfg.row_cache_mb << 20));

@@ -2,6 +2,11 @@
 //! whose every version has expired, so expired keys do not pile up on disk when nobody reads them
 //! (lazy expiry on access handles the rest, in [`super::Coordinator::read`]).
 //!
+//! In a cluster (`keep_tombstones`) the same walk reaps tombstones whose grace period has passed
+//! (`reap.rs`): a key whose every sibling is a tombstone, the newest written at least
+//! `tombstone_grace_ms` ago. An expired key first becomes a tombstone (so the expiry
+//! replicates) and is reaped on a later pass, once its own grace period is over.
+//!
 //! Each tick (`hz`, default 10 per second) reads at most `keys_per_tick` keys from a cursor that
 //! wraps around, so the cost is bounded and a full pass over n keys takes n / keys_per_tick ticks.
 
@@ -55,13 +60,25 @@ pub fn spawn_sweeper(
 }
 
 /// Sweeps one page from `cursor`; returns where to continue, or `None` at the end.
-fn sweep_page(coord: &Coordinator, cursor: &[u8], limit: usize) -> Result<Option<Vec<u8>>, super::CoordError> {
+pub(super) fn sweep_page(
+    coord: &Coordinator,
+    cursor: &[u8],
+    limit: usize,
+) -> Result<Option<Vec<u8>>, super::CoordError> {
     let page = coord.scan(cursor, limit)?;
+    let grace = coord.cfg.keep_tombstones.then_some(coord.cfg.tombstone_grace_ms);
     for (skey, current) in &page {
+        let now = coord.now_ms();
         if current.is_reclaimable() {
             let key = crate::storage::keys::user_key(skey);
             let _guard = coord.locks.lock_one(&key);
-            coord.reclaim_if_expired(skey, coord.now_ms())?;
+            coord.reclaim_if_expired(skey, now)?;
+        } else if let (Some(grace), Some(set)) = (grace, current.set()) {
+            // Checked on the unlocked page first so that live keys cost no lock; re-checked
+            // under the lock, since the key may have been written since the page was read.
+            if super::reap::past_grace(set, now, grace) {
+                coord.reap_if_past_grace(skey, now)?;
+            }
         }
     }
     if page.len() < limit {

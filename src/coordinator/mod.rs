@@ -18,6 +18,7 @@ mod expiry;
 mod hints;
 pub mod locks;
 mod object;
+mod reap;
 mod replica;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -62,6 +63,11 @@ pub struct CoordStats {
     pub collapsed_siblings: AtomicU64,
     /// Writes that left a key with more than one sibling.
     pub sibling_writes: AtomicU64,
+    /// Keys stored whose every sibling is a tombstone (kept until reaped; cluster mode only).
+    pub tombstones: AtomicI64,
+    /// Tombstone-only keys removed from disk after being stored: every replica held them
+    /// ([`Coordinator::reap`]) or the grace period passed (the sweep).
+    pub tombstones_reaped: AtomicU64,
 }
 
 /// Settings of the coordinator.
@@ -79,6 +85,9 @@ pub struct CoordConfig {
     pub keep_tombstones: bool,
     /// Bounds on the hints kept for each other node (hinted handoff).
     pub hint_limits: HintLimits,
+    /// With `keep_tombstones`, the active sweep deletes a key whose every sibling is a
+    /// tombstone once the newest of them is at least this old (ms; 0 = at the next sweep).
+    pub tombstone_grace_ms: u64,
 }
 
 /// Reads and writes keys on behalf of commands.
@@ -123,7 +132,7 @@ impl Coordinator {
     }
 
     fn recount(&self) -> Result<(), CoordError> {
-        let (mut live, mut volatile) = (0i64, 0i64);
+        let (mut live, mut volatile, mut tombstones) = (0i64, 0i64, 0i64);
         let mut from = Vec::new();
         loop {
             let page = self.store.scan(&from, None, 1024)?;
@@ -134,11 +143,13 @@ impl Coordinator {
                 let set = codec::decode(v)?;
                 live += i64::from(object::present(&set));
                 volatile += i64::from(object::volatile(&set));
+                tombstones += i64::from(object::tombstone_only(&set));
                 self.slot_counter(k).fetch_add(i64::from(object::present(&set)), Ordering::Relaxed);
             }
         }
         self.stats.live_keys.store(live, Ordering::Relaxed);
         self.stats.volatile_keys.store(volatile, Ordering::Relaxed);
+        self.stats.tombstones.store(tombstones, Ordering::Relaxed);
         Ok(())
     }
 
@@ -175,6 +186,11 @@ impl Coordinator {
     /// The number of keys with a TTL (`INFO keyspace` `expires=`).
     pub fn volatile_keys(&self) -> u64 {
         self.stats.volatile_keys.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// The number of stored keys whose every sibling is a tombstone (`INFO cartwheel`).
+    pub fn tombstones(&self) -> u64 {
+        self.stats.tombstones.load(Ordering::Relaxed).max(0) as u64
     }
 
     /// Bytes held by the row cache.
@@ -268,6 +284,7 @@ impl Coordinator {
         cleared?;
         self.stats.live_keys.store(0, Ordering::Relaxed);
         self.stats.volatile_keys.store(0, Ordering::Relaxed);
+        self.stats.tombstones.store(0, Ordering::Relaxed);
         for c in self.slot_keys.iter() {
             c.store(0, Ordering::Relaxed);
         }
@@ -319,8 +336,8 @@ impl Coordinator {
         }
     }
 
-    /// Moves the `DBSIZE`, per-slot and `expires` counters from what `old` counted for to what
-    /// `new` does.
+    /// Moves the `DBSIZE`, per-slot, `expires` and tombstone counters from what `old` counted
+    /// for to what `new` does (`None`: the key is not stored).
     fn account(&self, skey: &[u8], old: Option<&DvvSet>, new: Option<&DvvSet>) {
         let count = |f: fn(&DvvSet) -> bool| i64::from(new.is_some_and(f)) - i64::from(old.is_some_and(f));
         let live = count(object::present);
@@ -329,6 +346,7 @@ impl Coordinator {
             self.slot_counter(skey).fetch_add(live, Ordering::Relaxed);
         }
         self.stats.volatile_keys.fetch_add(count(object::volatile), Ordering::Relaxed);
+        self.stats.tombstones.fetch_add(count(object::tombstone_only), Ordering::Relaxed);
     }
 
     /// The live-key counter of the slot a storage key belongs to.
@@ -376,10 +394,12 @@ impl Coordinator {
         if new.len() > 1 {
             self.stats.sibling_writes.fetch_add(1, Ordering::Relaxed);
         }
-        self.account(&skey, Some(&old), Some(&new));
         // With N = 1 every replica holds a tombstone as soon as it is written, so a key whose
-        // every sibling is a tombstone is reaped at once (DESIGN §1.4). A cluster keeps it.
-        if !self.cfg.keep_tombstones && new.siblings().all(|(_, s)| s.value.is_none()) {
+        // every sibling is a tombstone is reaped at once (DESIGN §1.4). A cluster keeps it
+        // until it is safe to reap (see `reap.rs`).
+        let reap_now = !self.cfg.keep_tombstones && object::tombstone_only(&new);
+        self.account(&skey, Some(&old), (!reap_now).then_some(&new));
+        if reap_now {
             batch.push(Write::Delete(skey));
         } else {
             batch.push(Write::Put(skey, codec::to_bytes(&new)));
@@ -405,5 +425,7 @@ impl Coordinator {
     }
 }
 
+#[cfg(test)]
+mod reap_tests;
 #[cfg(test)]
 mod tests;

@@ -116,3 +116,9 @@ pub(crate) fn present(set: &DvvSet) -> bool {
 pub(crate) fn volatile(set: &DvvSet) -> bool {
     set.winner().is_some_and(|w| w.value.is_some() && w.expires_at.is_some())
 }
+
+/// Whether a stored set is a deletion only: it holds at least one sibling and every sibling is
+/// a tombstone (expired values do not count: the sweep turns those into tombstones first).
+pub(crate) fn tombstone_only(set: &DvvSet) -> bool {
+    !set.is_empty() && set.siblings().all(|(_, s)| s.value.is_none())
+}

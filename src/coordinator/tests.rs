@@ -14,25 +14,32 @@ use crate::clock::ManualClock;
 use crate::storage::{FsyncPolicy, MemStore};
 use crate::version::codec;
 
-fn coordinator(store: &Arc<MemStore>, clock: &Arc<ManualClock>, row_cache_bytes: u64) -> Coordinator {
-    let cfg = CoordConfig {
-        node_id: NodeId([7; 20]),
-        max_siblings: 8,
-        row_cache_bytes,
-        keep_tombstones: false,
-        hint_limits: Default::default(),
-    };
+/// A coordinator over `store` with `cfg`.
+pub(super) fn open(store: &Arc<MemStore>, clock: &Arc<ManualClock>, cfg: CoordConfig) -> Coordinator {
     let store: Arc<dyn Store> = Arc::clone(store) as Arc<dyn Store>;
     let durability = Durability::start(Arc::clone(&store), FsyncPolicy::No);
     let clock: Arc<dyn Clock> = Arc::clone(clock) as Arc<dyn Clock>;
     Coordinator::open(cfg, store, durability, clock).expect("open")
 }
 
-fn value(c: &Coordinator, key: &str) -> Option<Bytes> {
+/// A standalone node's coordinator (tombstones reaped at once).
+pub(super) fn coordinator(store: &Arc<MemStore>, clock: &Arc<ManualClock>, row_cache_bytes: u64) -> Coordinator {
+    let cfg = CoordConfig {
+        node_id: NodeId([7; 20]),
+        max_siblings: 8,
+        row_cache_bytes,
+        keep_tombstones: false,
+        hint_limits: Default::default(),
+        tombstone_grace_ms: 0,
+    };
+    open(store, clock, cfg)
+}
+
+pub(super) fn value(c: &Coordinator, key: &str) -> Option<Bytes> {
     c.read(key.as_bytes()).expect("read").value().cloned()
 }
 
-fn put(c: &Coordinator, key: &str, v: &str) {
+pub(super) fn put(c: &Coordinator, key: &str, v: &str) {
     let v = Bytes::copy_from_slice(v.as_bytes());
     c.update(key.as_bytes(), |_| (Mutation::Put { value: v, expires_at: None }, ())).expect("put");
 }
@@ -205,10 +212,9 @@ fn merge_keeps_the_newer_version_and_concurrent_ones_as_siblings() {
             row_cache_bytes: 0,
             keep_tombstones: true,
             hint_limits: Default::default(),
+            tombstone_grace_ms: 0,
         };
-        let st: Arc<dyn Store> = Arc::clone(&other_store) as Arc<dyn Store>;
-        let d = Durability::start(Arc::clone(&st), FsyncPolicy::No);
-        Coordinator::open(cfg, st, d, Arc::clone(&clock) as Arc<dyn Clock>).unwrap()
+        open(&other_store, &clock, cfg)
     };
     put(&a, "k", "old");
     let old = a.local(b"k").unwrap().unwrap();

@@ -19,6 +19,7 @@ fn coord_with(store: Arc<dyn Store>, limits: HintLimits) -> (Coordinator, Arc<Ma
         row_cache_bytes: 0,
         keep_tombstones: true,
         hint_limits: limits,
+        tombstone_grace_ms: 86_400_000,
     };
     (Coordinator::open(cfg, store, durability, clock.clone()).unwrap(), clock)
 }
