@@ -222,7 +222,7 @@ impl NodeHandle {
             hint_limits: HintLimits {
                 max_count: cfg.hint_max_keys,
                 max_bytes: cfg.hint_max_mb << 20,
-                max_age_ms: cfg.hint_max_age_ms,
+                max_age_ms: cfg.hint_max_age_ms.min(cfg.tombstone_grace_ms),
             },
             tombstone_grace_ms: cfg.tombstone_grace_ms,
         };

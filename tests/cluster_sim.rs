@@ -5,103 +5,10 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use cartwheel::command::{self, Session};
-use cartwheel::config::Config;
-use cartwheel::net::{Network, SimNetwork};
-use cartwheel::node::{Node, NodeHandle};
-use cartwheel::resp::clients::ClientEntry;
 use cartwheel::resp::reply::Reply;
-use common::wait_until;
-
-struct SimCluster {
-    net: SimNetwork,
-    nodes: Vec<NodeHandle>,
-    _dirs: Vec<tempfile::TempDir>,
-}
-
-fn addr(i: usize) -> SocketAddr {
-    format!("10.0.0.{}:7000", i + 1).parse().unwrap()
-}
-
-impl SimCluster {
-    async fn start(n: usize) -> SimCluster {
-        let net = SimNetwork::new(7);
-        let (mut nodes, mut dirs) = (Vec::new(), Vec::new());
-        for i in 0..n {
-            let dir = tempfile::tempdir().unwrap();
-            let mut cfg = Config::for_test(dir.path());
-            cfg.cluster_enabled = true;
-            cfg.cluster_secret = Some("sim".into());
-            cfg.cluster_announce_ip = Some(format!("10.0.0.{}", i + 1));
-            cfg.cluster_port = 7000;
-            if i > 0 {
-                cfg.seeds = vec![addr(0).to_string()];
-            }
-            cfg.gossip_interval_ms = 100;
-            cfg.suspect_after_ms = 600;
-            cfg.rpc_timeout_ms = 300;
-            let shared: Arc<dyn Network> = Arc::new(net.clone());
-            nodes.push(NodeHandle::start_on(cfg, Some(shared)).await.unwrap());
-            dirs.push(dir);
-        }
-        let c = SimCluster { net, nodes, _dirs: dirs };
-        c.wait_healthy(&(0..n).collect::<Vec<_>>(), n).await;
-        c
-    }
-
-    fn node(&self, i: usize) -> &Arc<Node> {
-        self.nodes[i].node()
-    }
-
-    /// Waits until each node of `who` sees exactly `healthy` healthy members.
-    async fn wait_healthy(&self, who: &[usize], healthy: usize) {
-        wait_until("membership view", Duration::from_secs(20), || {
-            who.iter().all(|&i| {
-                let t = self.node(i).cluster.as_ref().unwrap().topology();
-                t.peers().len() >= healthy && t.peers().iter().filter(|p| p.healthy).count() == healthy
-            })
-        })
-        .await;
-    }
-
-    fn session(&self, i: usize) -> Session {
-        let a = self.node(i).addrs[0];
-        Session::new(ClientEntry::detached(a, a), true)
-    }
-
-    async fn run(&self, i: usize, s: &mut Session, args: &[&str]) -> Reply {
-        let args = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
-        let reply = command::execute(self.node(i), s, args).await;
-        if s.wrote {
-            s.wrote = false;
-            self.node(i).coord.durability().commit().await.unwrap();
-        }
-        reply
-    }
-
-    async fn local_len(&self, i: usize, key: &str) -> usize {
-        let mut s = self.session(i);
-        match self.run(i, &mut s, &["KV.LOCAL", key]).await {
-            Reply::Array(a) => a.len(),
-            r => panic!("KV.LOCAL: {r:?}"),
-        }
-    }
-
-    async fn stop(self) {
-        for n in self.nodes {
-            n.stop().await;
-        }
-    }
-}
-
-fn bulk(s: &str) -> Reply {
-    Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
-}
+use common::sim::{addr, bulk, SimCluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quorum_writes_and_reads_cross_the_simulated_network() {
@@ -142,7 +49,8 @@ async fn a_lost_replica_fails_strict_quorums_with_noquorum() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_repair_brings_a_stale_replica_up_to_date() {
-    let c = SimCluster::start(3).await;
+    // No hints (a bound of 0 drops them all), so only read repair can bring node 3 up to date.
+    let c = SimCluster::start_with(3, |cfg| cfg.hint_max_keys = 0).await;
     c.net.isolate(addr(2));
     c.wait_healthy(&[0, 1], 2).await;
     let mut s = c.session(0);

@@ -22,6 +22,17 @@ pub struct KeyVersion {
     pub set: Bytes,
 }
 
+/// A version meant for another node (`target`), for the receiver to keep as a hint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HintedVersion {
+    /// The node the version belongs on (its id).
+    pub target: [u8; 20],
+    /// The user key.
+    pub key: Bytes,
+    /// The encoded sibling set.
+    pub set: Bytes,
+}
+
 /// A request from one node to another.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Request {
@@ -45,6 +56,11 @@ pub enum Request {
     FlushAll,
     /// A membership gossip exchange → [`Response::Gossip`].
     Gossip(Bytes),
+    /// Keep these versions as hints for their targets (sloppy quorum) → [`Response::Stored`].
+    Hinted(Vec<HintedVersion>),
+    /// Delete these tombstones if your copy is still exactly this set (every replica acknowledged
+    /// them) → [`Response::Count`] (how many were reaped).
+    Reap(Vec<KeyVersion>),
 }
 
 /// A forwarded command with the client's per-connection settings.
@@ -75,6 +91,8 @@ pub enum Response {
     Count(u64),
     /// The gossip answer.
     Gossip(Bytes),
+    /// Per hinted version, in order: whether it was stored (false: the target's bound is full).
+    Stored(Vec<bool>),
     /// The request failed on the remote node.
     Error(String),
 }
@@ -150,6 +168,12 @@ mod tests {
             Request::CountSlots(vec![(0, 16383)]),
             Request::FlushAll,
             Request::Gossip(Bytes::from_static(b"g")),
+            Request::Hinted(vec![HintedVersion {
+                target: [3; 20],
+                key: Bytes::from_static(b"k"),
+                set: Bytes::from_static(b"\x01"),
+            }]),
+            Request::Reap(vec![KeyVersion { key: Bytes::from_static(b"k"), set: Bytes::from_static(b"\x02") }]),
         ];
         for r in reqs {
             assert_eq!(Request::decode(&r.encode()), Ok(r));
@@ -157,6 +181,8 @@ mod tests {
         let reply = Reply::Array(vec![Reply::Int(1), Reply::Nil, Reply::error("NOQUORUM x"), Reply::Double(1.5)]);
         let resp = Response::Reply(reply);
         assert_eq!(Response::decode(&resp.encode()), Ok(resp));
+        let stored = Response::Stored(vec![true, false]);
+        assert_eq!(Response::decode(&stored.encode()), Ok(stored));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //!   (forwarded — Dynamo's "hop"), or split over several nodes (`MGET`, `MSET`, `DEL`…).
 //! - [`write`] — sends the versions a local command wrote to the other replicas and waits for W.
 //! - [`read`] — gathers R replicas' versions before a read runs, merges them, repairs the stale.
+//! - [`handoff`] — delivers the hints this node keeps to their targets when they are back;
+//!   `reap` deletes tombstones every replica acknowledged.
 //! - [`keyspace`] — cluster-wide `SCAN`, `KEYS`, `DBSIZE`, `FLUSHALL`, `COUNTKEYSINSLOT`.
 //! - [`service`] — the other side: what this node does with requests from its peers.
 //! - [`messages`], [`quorum`] — the wire messages and the quorum arithmetic (pure).
@@ -13,10 +15,12 @@
 //! A node started without cluster settings has no [`Cluster`] at all and serves every command
 //! locally (the cluster of one), on exactly the same coordinator.
 
+pub mod handoff;
 pub mod keyspace;
 pub mod messages;
 pub mod quorum;
 pub mod read;
+mod reap;
 pub mod route;
 pub mod service;
 pub mod start;
@@ -50,6 +54,10 @@ pub struct ClusterSettings {
     pub rpc_timeout: Duration,
     /// A read waits this long for a replica before asking the next one too.
     pub speculative_delay: Duration,
+    /// Hints delivered per second at most.
+    pub hint_replay_rate: u32,
+    /// Wait between all N replicas acknowledging a tombstone and reaping it.
+    pub reap_delay: Duration,
 }
 
 /// Counters for `INFO cluster` / `INFO cartwheel`.
@@ -71,6 +79,14 @@ pub struct ClusterStats {
     pub quorum_failures: AtomicU64,
     /// Requests to peers that failed or timed out.
     pub rpc_failures: AtomicU64,
+    /// Versions sent to a fallback because a primary was down or failed (sloppy quorum).
+    pub sloppy_writes: AtomicU64,
+    /// Versions this coordinator kept as hints itself (no fallback took them).
+    pub hinted_here: AtomicU64,
+    /// Tombstones every replica acknowledged, sent to be reaped.
+    pub reaps_sent: AtomicU64,
+    /// Hints this node delivered to their targets.
+    pub hints_replayed: AtomicU64,
 }
 
 /// A request to one peer failed.

@@ -5,7 +5,9 @@
 //! answered within the speculative delay, or failed, is replaced by the next replica of the list.
 //! Once R answers are in, the replicas that answered with less than the merged state are sent the
 //! merged state in the background (**read repair**); a replica that answered nothing is left to
-//! anti-entropy.
+//! anti-entropy. When primaries are down, the first healthy fallbacks of the key's ring walk are
+//! asked in their place (sloppy quorum): they answer with the hints they keep for the key, so a
+//! write acknowledged by fallbacks is readable; fallbacks are never read repaired.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,11 +31,15 @@ struct KeyRead {
     spares: Vec<SocketAddr>,
     /// Replicas that answered with a stale (or no) copy.
     stale: Vec<SocketAddr>,
+    /// Fallbacks asked in place of down primaries: their answers count, but they are never read
+    /// repaired (they do not own the key; what they hold for it is hints).
+    fallbacks: Vec<SocketAddr>,
 }
 
 impl Cluster {
     /// Gathers `r` replicas' versions of every key (this node's copy is one) into the local copy.
-    pub async fn quorum_read(self: &Arc<Self>, keys_in: &[Bytes], r: usize) -> Result<(), QuorumError> {
+    /// With `strict`, only the key's primaries count.
+    pub async fn quorum_read(self: &Arc<Self>, keys_in: &[Bytes], r: usize, strict: bool) -> Result<(), QuorumError> {
         let topo = self.topology();
         let me = topo.me();
         let mut reads = Vec::with_capacity(keys_in.len());
@@ -43,10 +49,22 @@ impl Cluster {
             let replicas: Vec<&Peer> = topo.primaries(slot).collect();
             let need = clamp(r, replicas.len());
             let local = replicas.iter().any(|p| p.member.id == me);
-            let others: Vec<SocketAddr> =
+            let mut others: Vec<SocketAddr> =
                 replicas.iter().filter(|p| p.member.id != me && p.healthy).map(|p| p.member.cluster_addr).collect();
             let unhealthy = replicas.len() - others.len() - usize::from(local);
-            let mut tally = Tally::new(Kind::Read, need, replicas.len());
+            // Sloppy quorum: the first healthy fallbacks stand in for the down primaries (they hold
+            // the hints of writes those primaries missed), one more for a primary that fails.
+            let fallbacks: Vec<SocketAddr> = if strict || unhealthy == 0 {
+                Vec::new()
+            } else {
+                topo.fallbacks(slot)
+                    .filter(|p| p.healthy && p.member.id != me)
+                    .take(unhealthy + 1)
+                    .map(|p| p.member.cluster_addr)
+                    .collect()
+            };
+            others.extend_from_slice(&fallbacks);
+            let mut tally = Tally::new(Kind::Read, need, replicas.len() + fallbacks.len());
             for _ in 0..unhealthy {
                 tally.record(false);
             }
@@ -59,7 +77,7 @@ impl Cluster {
             for addr in ask {
                 first.entry(*addr).or_default().push(reads.len());
             }
-            reads.push(KeyRead { key: key.clone(), tally, spares: spares.to_vec(), stale: Vec::new() });
+            reads.push(KeyRead { key: key.clone(), tally, spares: spares.to_vec(), stale: Vec::new(), fallbacks });
         }
         if reads.iter().all(|k| k.tally.met()) {
             return Ok(());
@@ -181,7 +199,7 @@ impl Cluster {
             };
             match merged {
                 Ok(stale) => {
-                    if stale {
+                    if stale && !k.fallbacks.contains(&addr) {
                         k.stale.push(addr);
                     }
                     k.tally.record(true);

@@ -182,7 +182,7 @@ async fn run_here(ctx: Ctx<'_>, session: &mut Session, args: &[Bytes], positions
     // read with a quorum only when the command is a pure read.
     if !write {
         let keys_in: Vec<Bytes> = positions.iter().map(|&i| args[i].clone()).collect();
-        if let Err(e) = cluster.quorum_read(&keys_in, r).await {
+        if let Err(e) = cluster.quorum_read(&keys_in, r, session.consistency.strict).await {
             return Reply::error(e.to_string());
         }
     }
@@ -190,7 +190,7 @@ async fn run_here(ctx: Ctx<'_>, session: &mut Session, args: &[Bytes], positions
     if written.is_empty() {
         return reply;
     }
-    match cluster.replicate(written, w).await {
+    match cluster.replicate(written, w, session.consistency.strict).await {
         Ok(()) => reply,
         Err(e) => Reply::error(e.to_string()),
     }

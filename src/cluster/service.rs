@@ -1,6 +1,7 @@
 //! What this node does with its peers' requests (the server side of [`super::messages`]):
 //! merge replicated versions, hand out local copies, run forwarded commands as their keys'
-//! coordinator, serve cluster-wide scans and counts, and answer gossip.
+//! coordinator, keep hints for other nodes (sloppy quorum), reap fully acknowledged tombstones,
+//! serve cluster-wide scans and counts, and answer gossip.
 //!
 //! A replica acknowledges a `Replicate` only after the merged versions are as durable as the
 //! node's `fsync` policy promises (handed to the OS, or synced under `always`), so a W-quorum ack
@@ -12,12 +13,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::messages::{Forward, KeyVersion, Request, Response};
+use super::messages::{Forward, HintedVersion, KeyVersion, Request, Response};
 use super::Cluster;
 use crate::command::{self, Session};
+use crate::coordinator::{CoordError, Coordinator, HintOutcome};
 use crate::node::Node;
 use crate::resp::clients::ClientEntry;
-use crate::version::codec;
+use crate::version::{codec, DvvSet, NodeId};
 
 /// Handles one request from the peer at `from`; always produces an encoded [`Response`].
 pub async fn handle(node: &Arc<Node>, cluster: &Arc<Cluster>, from: SocketAddr, request: &[u8]) -> Bytes {
@@ -38,12 +40,25 @@ async fn answer(node: &Arc<Node>, cluster: &Arc<Cluster>, from: SocketAddr, req:
         Request::Fetch(keys) => {
             let mut sets = Vec::with_capacity(keys.len());
             for k in keys {
-                match coord.local(&k) {
+                match with_hints(coord, &k) {
                     Ok(set) => sets.push(set.map(|s| codec::to_bytes(&s))),
                     Err(e) => return Response::Error(e.to_string()),
                 }
             }
             Response::Sets(sets)
+        }
+        Request::Hinted(versions) => store_hints(cluster, versions).await,
+        Request::Reap(versions) => {
+            let mut reaped = 0;
+            for v in versions {
+                match codec::decode(&v.set).map(|set| coord.reap(&v.key, &set)) {
+                    Ok(Ok(true)) => reaped += 1,
+                    Ok(Ok(false)) => {}
+                    Ok(Err(e)) => return Response::Error(e.to_string()),
+                    Err(e) => return Response::Error(format!("undecodable version: {e}")),
+                }
+            }
+            Response::Count(reaped)
         }
         Request::Forward(f) => Response::Reply(run_forwarded(node, cluster, from, f).await),
         Request::Scan { ranges, limit } => match coord.scan_ranges(&ranges, limit.min(100_000) as usize) {
@@ -90,6 +105,39 @@ async fn replicate(cluster: &Arc<Cluster>, versions: Vec<KeyVersion>) -> Respons
     }
     match coord.durability().commit().await {
         Ok(()) => Response::Ack,
+        Err(e) => Response::Error(e.to_string()),
+    }
+}
+
+/// This node's copy of `key` merged with every hint it keeps for it: a quorum read that asks a
+/// fallback sees what the fallback holds for the key's down replicas.
+fn with_hints(coord: &Coordinator, key: &[u8]) -> Result<Option<DvvSet>, CoordError> {
+    let mut set = coord.local(key)?;
+    for (_, hinted) in coord.hints_for(key)? {
+        set = Some(match set {
+            Some(s) => s.sync(&hinted),
+            None => hinted,
+        });
+    }
+    Ok(set)
+}
+
+/// Keeps versions as hints for their targets; acknowledges each after the durability commit.
+async fn store_hints(cluster: &Arc<Cluster>, versions: Vec<HintedVersion>) -> Response {
+    let coord = cluster.coord();
+    let mut stored = Vec::with_capacity(versions.len());
+    for v in versions {
+        let set = match codec::decode(&v.set) {
+            Ok(s) => s,
+            Err(e) => return Response::Error(format!("undecodable version: {e}")),
+        };
+        match coord.store_hint(NodeId(v.target), &v.key, &set) {
+            Ok(outcome) => stored.push(outcome == HintOutcome::Stored),
+            Err(e) => return Response::Error(e.to_string()),
+        }
+    }
+    match coord.durability().commit().await {
+        Ok(()) => Response::Stored(stored),
         Err(e) => Response::Error(e.to_string()),
     }
 }

@@ -131,6 +131,8 @@ pub fn prepare(
         write_quorum: cfg.write_quorum,
         rpc_timeout: timeout,
         speculative_delay: Duration::from_millis(cfg.read_speculative_ms),
+        hint_replay_rate: cfg.hint_replay_rate,
+        reap_delay: Duration::from_millis(cfg.tombstone_reap_delay_ms),
     };
     let topology = topology_of(&membership.view(), cfg.replicas);
     let cluster = Arc::new(Cluster::new(settings, topology, rpc, membership, coord));
@@ -160,6 +162,7 @@ pub async fn serve(
     tasks.spawn(server.join());
     let membership = Arc::clone(p.cluster.membership());
     tasks.spawn(Arc::clone(&membership).run(p.seeds, shutdown.clone()));
+    tasks.spawn(super::handoff::run(Arc::clone(&p.cluster), shutdown.clone()));
     let cluster = Arc::clone(&p.cluster);
     let replicas = p.replicas;
     let mut views = membership.subscribe();

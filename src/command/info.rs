@@ -212,7 +212,38 @@ fn render(node: &Node, section: &str, o: &mut String) {
                     kv("speculative_reads", &load(&st.speculative_reads));
                     kv("quorum_failures", &load(&st.quorum_failures));
                     kv("rpc_failures", &load(&st.rpc_failures));
+                    kv("sloppy_writes", &load(&st.sloppy_writes));
+                    kv("hinted_by_coordinator", &load(&st.hinted_here));
+                    kv("hints_replayed", &load(&st.hints_replayed));
+                    kv("tombstone_reaps_sent", &load(&st.reaps_sent));
                 }
+            }
+            let hs = coord.hint_stats();
+            let targets = coord.hint_targets();
+            kv("hints_pending", &targets.iter().map(|t| t.count).sum::<u64>());
+            kv("hints_pending_bytes", &targets.iter().map(|t| t.bytes).sum::<u64>());
+            kv("hints_written", &hs.written.load(Ordering::Relaxed));
+            kv("hints_delivered", &hs.delivered.load(Ordering::Relaxed));
+            kv("hints_dropped", &hs.dropped.load(Ordering::Relaxed));
+            kv("hints_expired", &hs.expired.load(Ordering::Relaxed));
+            kv("hints_disk_bytes", &coord.hints_disk_space());
+            let now = coord.now_ms();
+            for (i, t) in targets.iter().enumerate() {
+                let addr = node
+                    .cluster
+                    .as_ref()
+                    .and_then(|c| c.topology().peer(&t.target).map(|p| p.member.cluster_addr.to_string()))
+                    .unwrap_or_else(|| "?".into());
+                kv(
+                    &format!("hints_target{i}"),
+                    &format!(
+                        "id={},addr={addr},count={},bytes={},oldest_age_ms={}",
+                        t.target,
+                        t.count,
+                        t.bytes,
+                        now.saturating_sub(t.oldest_ms)
+                    ),
+                );
             }
             kv("sibling_writes", &cs.sibling_writes.load(Ordering::Relaxed));
             kv("siblings_collapsed", &cs.collapsed_siblings.load(Ordering::Relaxed));

@@ -4,8 +4,8 @@
 //! - `KV.PUT key context value [EX s|PX ms]`: a write that supersedes exactly what `context` saw;
 //!   anything else stays as a sibling (Dynamo's `put(key, context, object)`).
 //! - `KV.DEL key context`: the same, writing a tombstone.
-//! - `KV.LOCAL key`: this node's stored siblings with their dots, HLC times, expiry and
-//!   tombstone flags.
+//! - `KV.LOCAL key [HINTS]`: this node's stored siblings with their dots, HLC times, expiry and
+//!   tombstone flags; with `HINTS`, the copies it keeps for other nodes (hinted handoff), by target.
 //! - `KV.CONSISTENCY [R r] [W w] [ONE|QUORUM|ALL] [STRICT|SLOPPY]`: per-connection quorums.
 //!   On a single node every quorum is clamped to N = 1.
 
@@ -70,7 +70,33 @@ pub(super) fn del(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn local(c: &Coordinator, a: &[Bytes]) -> CmdResult {
+    let hinted = if a.len() > 2 {
+        if !is(&a[2], "hints") || a.len() > 3 {
+            return Ok(Reply::error("ERR syntax error"));
+        }
+        true
+    } else {
+        false
+    };
+    if hinted {
+        // The copies this node keeps for other nodes (hinted handoff), apart from its own data.
+        let entries = c
+            .hints_for(&a[1])?
+            .into_iter()
+            .map(|(target, set)| {
+                Reply::Map(vec![
+                    (Reply::bulk("target"), Reply::bulk_string(target.to_string())),
+                    (Reply::bulk("siblings"), siblings(&set)),
+                ])
+            })
+            .collect();
+        return Ok(Reply::Array(entries));
+    }
     let Some(set) = c.local(&a[1])? else { return Ok(Reply::Array(vec![])) };
+    Ok(siblings(&set))
+}
+
+fn siblings(set: &crate::version::DvvSet) -> Reply {
     let siblings = set
         .siblings()
         .map(|(dot, s)| {
@@ -84,7 +110,7 @@ pub(super) fn local(c: &Coordinator, a: &[Bytes]) -> CmdResult {
             ])
         })
         .collect();
-    Ok(Reply::Array(siblings))
+    Reply::Array(siblings)
 }
 
 /// `KV.CONSISTENCY …` where keys have `n` replicas and the defaults are `(r, w)` (a standalone

@@ -1714,7 +1714,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "kv.local",
-        arity: 2,
+        arity: -2,
         flags: &["readonly", "fast"],
         first_key: 1,
         last_key: 1,

@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub mod cluster;
+pub mod sim;
 
 /// Polls `cond` until it is true or `deadline` passes (then panics with `what`).
 pub async fn wait_until<F: FnMut() -> bool>(what: &str, deadline: Duration, mut cond: F) {

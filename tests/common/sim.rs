@@ -1,0 +1,183 @@
+//! The simulated-network cluster harness: real nodes (fjall on disk, the whole command path) in
+//! one process, whose node-to-node traffic goes through `SimNetwork`, so partitions, isolation and
+//! restarts are switched on and off at will. Commands run as a client session would run them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cartwheel::command::{self, Session};
+use cartwheel::config::Config;
+use cartwheel::net::{Network, SimNetwork};
+use cartwheel::node::{Node, NodeHandle};
+use cartwheel::resp::clients::ClientEntry;
+use cartwheel::resp::reply::Reply;
+use cartwheel::storage::keys;
+use cartwheel::version::NodeId;
+
+use super::wait_until;
+
+pub struct SimCluster {
+    pub net: SimNetwork,
+    nodes: Vec<Option<NodeHandle>>,
+    cfgs: Vec<Config>,
+    ids: Vec<NodeId>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+pub fn addr(i: usize) -> SocketAddr {
+    format!("10.0.0.{}:7000", i + 1).parse().unwrap()
+}
+
+impl SimCluster {
+    pub async fn start(n: usize) -> SimCluster {
+        SimCluster::start_with(n, |_| {}).await
+    }
+
+    /// `n` nodes whose configuration `tweak` adjusts.
+    pub async fn start_with(n: usize, tweak: impl Fn(&mut Config)) -> SimCluster {
+        let net = SimNetwork::new(7);
+        let (mut nodes, mut dirs, mut cfgs) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            let dir = tempfile::tempdir().unwrap();
+            let mut cfg = Config::for_test(dir.path());
+            cfg.cluster_enabled = true;
+            cfg.cluster_secret = Some("sim".into());
+            cfg.cluster_announce_ip = Some(format!("10.0.0.{}", i + 1));
+            cfg.cluster_port = 7000;
+            if i > 0 {
+                cfg.seeds = vec![addr(0).to_string()];
+            }
+            cfg.gossip_interval_ms = 100;
+            cfg.suspect_after_ms = 600;
+            cfg.rpc_timeout_ms = 300;
+            tweak(&mut cfg);
+            let shared: Arc<dyn Network> = Arc::new(net.clone());
+            nodes.push(Some(NodeHandle::start_on(cfg.clone(), Some(shared)).await.unwrap()));
+            cfgs.push(cfg);
+            dirs.push(dir);
+        }
+        let ids = nodes.iter().map(|n| n.as_ref().unwrap().node().coord.node_id()).collect();
+        let c = SimCluster { net, nodes, cfgs, ids, _dirs: dirs };
+        c.wait_healthy(&(0..n).collect::<Vec<_>>(), n).await;
+        c
+    }
+
+    pub fn node(&self, i: usize) -> &Arc<Node> {
+        self.nodes[i].as_ref().expect("node is running").node()
+    }
+
+    /// Stops node `i` (its data stays on disk).
+    pub async fn stop_node(&mut self, i: usize) {
+        if let Some(n) = self.nodes[i].take() {
+            n.stop().await;
+        }
+    }
+
+    /// Starts node `i` again on its data directory.
+    pub async fn restart_node(&mut self, i: usize) {
+        self.stop_node(i).await;
+        let shared: Arc<dyn Network> = Arc::new(self.net.clone());
+        self.nodes[i] = Some(NodeHandle::start_on(self.cfgs[i].clone(), Some(shared)).await.unwrap());
+    }
+
+    /// The id of node `i`.
+    pub fn id(&self, i: usize) -> NodeId {
+        self.ids[i]
+    }
+
+    /// The index of the node with id `id`.
+    pub fn index_of(&self, id: NodeId) -> usize {
+        self.ids.iter().position(|x| *x == id).expect("known node")
+    }
+
+    /// `(primaries, fallbacks)` of `key` as node `from` sees them, as node indexes.
+    pub fn placement(&self, from: usize, key: &str) -> (Vec<usize>, Vec<usize>) {
+        let topo = self.node(from).cluster.as_ref().unwrap().topology();
+        let slot = keys::slot_of(key.as_bytes());
+        let p = topo.primaries(slot).map(|p| self.index_of(p.member.id)).collect();
+        let f = topo.fallbacks(slot).map(|p| self.index_of(p.member.id)).collect();
+        (p, f)
+    }
+
+    /// An `INFO cartwheel` field of node `i`.
+    pub async fn info_field(&self, i: usize, field: &str) -> String {
+        let mut s = self.session(i);
+        let (Reply::Bulk(b) | Reply::Verbatim(b)) = self.run(i, &mut s, &["INFO", "cartwheel"]).await else {
+            panic!("INFO")
+        };
+        let text = String::from_utf8(b.to_vec()).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {field} in INFO: {text}"))
+    }
+
+    /// `KV.LOCAL key HINTS` on node `i`: the targets it keeps hints for, for this key.
+    pub async fn hint_targets(&self, i: usize, key: &str) -> Vec<String> {
+        let mut s = self.session(i);
+        match self.run(i, &mut s, &["KV.LOCAL", key, "HINTS"]).await {
+            Reply::Array(entries) => entries
+                .into_iter()
+                .map(|e| match e {
+                    Reply::Map(kv) => match &kv[0].1 {
+                        Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
+                        r => panic!("target: {r:?}"),
+                    },
+                    r => panic!("hint entry: {r:?}"),
+                })
+                .collect(),
+            r => panic!("KV.LOCAL HINTS: {r:?}"),
+        }
+    }
+
+    /// `KV.LOCAL key` on node `i`.
+    pub async fn local(&self, i: usize, key: &str) -> Reply {
+        let mut s = self.session(i);
+        self.run(i, &mut s, &["KV.LOCAL", key]).await
+    }
+
+    /// Waits until each node of `who` sees exactly `healthy` healthy members.
+    pub async fn wait_healthy(&self, who: &[usize], healthy: usize) {
+        wait_until("membership view", Duration::from_secs(20), || {
+            who.iter().all(|&i| {
+                let t = self.node(i).cluster.as_ref().unwrap().topology();
+                t.peers().len() >= healthy && t.peers().iter().filter(|p| p.healthy).count() == healthy
+            })
+        })
+        .await;
+    }
+
+    pub fn session(&self, i: usize) -> Session {
+        let a = self.node(i).addrs[0];
+        Session::new(ClientEntry::detached(a, a), true)
+    }
+
+    pub async fn run(&self, i: usize, s: &mut Session, args: &[&str]) -> Reply {
+        let args = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let reply = command::execute(self.node(i), s, args).await;
+        if s.wrote {
+            s.wrote = false;
+            self.node(i).coord.durability().commit().await.unwrap();
+        }
+        reply
+    }
+
+    pub async fn local_len(&self, i: usize, key: &str) -> usize {
+        let mut s = self.session(i);
+        match self.run(i, &mut s, &["KV.LOCAL", key]).await {
+            Reply::Array(a) => a.len(),
+            r => panic!("KV.LOCAL: {r:?}"),
+        }
+    }
+
+    pub async fn stop(self) {
+        for n in self.nodes.into_iter().flatten() {
+            n.stop().await;
+        }
+    }
+}
+
+pub fn bulk(s: &str) -> Reply {
+    Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+}
