@@ -114,7 +114,7 @@ bench() { # label round -> appends rows to results.tsv
   timeout 900 "${BENCH_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "${PORTS[0]}" -t set,get -n "$REQUESTS" \
     -r 100000 -d 64 -c "$CLIENTS" -P 1 --csv >"$csv" 2>"$OUT/logs/bench-r$round-$label.err"
   after=$(errors)
-  awk -F'","' -v r="$round" -v m="$label" -v e=$((after - before)) 'NR > 1 {
+  awk -F',' -v r="$round" -v m="$label" -v e=$((after - before)) 'NR > 1 {
       gsub(/"/, ""); t = tolower($1); printf "%s\t%s\t%s\t%s\t%s\t%d\n", r, t, m, $2, $7, e }' "$csv" \
     >>"$OUT/results.tsv"
 }
