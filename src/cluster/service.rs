@@ -131,8 +131,15 @@ async fn store_hints(cluster: &Arc<Cluster>, versions: Vec<HintedVersion>) -> Re
             Ok(s) => s,
             Err(e) => return Response::Error(format!("undecodable version: {e}")),
         };
-        match coord.store_hint(NodeId(v.target), &v.key, &set) {
-            Ok(outcome) => stored.push(outcome == HintOutcome::Stored),
+        let target = NodeId(v.target);
+        // A hint meant for this very node (the sender's view was behind) is simply merged.
+        let outcome = if target == coord.node_id() {
+            coord.merge(&v.key, &set).map(|_| true)
+        } else {
+            coord.store_hint(target, &v.key, &set).map(|o| o == HintOutcome::Stored)
+        };
+        match outcome {
+            Ok(ok) => stored.push(ok),
             Err(e) => return Response::Error(e.to_string()),
         }
     }
