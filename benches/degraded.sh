@@ -50,7 +50,9 @@ PIDS=(0 0 0)
 cleanup() {
   local rc=$? p
   trap - EXIT INT TERM
-  for p in "${PIDS[@]}"; do [[ $p -gt 0 ]] && kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do
+    if [[ $p -gt 0 ]]; then kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
+  done
   rm -rf "$OUT/data"
   exit "$rc"
 }
