@@ -355,6 +355,20 @@ mod tests {
     }
 
     #[test]
+    fn the_container_configs_parse_and_validate() {
+        for name in ["cartwheel", "cluster"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("conf/docker/{name}.toml"));
+            let c = Config::from_file(&path).unwrap();
+            assert_eq!(
+                (c.bind.as_slice(), c.dir.as_path(), c.protected_mode),
+                (&["0.0.0.0".to_string()][..], Path::new("/data"), false)
+            );
+            // The compose file's secret comes from the environment, as a flag would.
+            Config { cluster_secret: Some("s".into()), ..c }.validate().unwrap();
+        }
+    }
+
+    #[test]
     fn environment_variables_configure_and_flags_win() {
         #[derive(clap::Parser)]
         struct Cli {
