@@ -172,76 +172,76 @@ impl Default for Config {
 #[derive(Debug, Clone, Default, Args)]
 pub struct Overrides {
     /// TOML configuration file.
-    #[arg(long, short = 'c')]
+    #[arg(long, short = 'c', env = "CARTWHEEL_CONFIG")]
     pub config: Option<PathBuf>,
     /// Address to listen on (repeatable).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_BIND", value_delimiter = ',')]
     pub bind: Vec<String>,
     /// Client port.
-    #[arg(long, short = 'p')]
+    #[arg(long, short = 'p', env = "CARTWHEEL_PORT")]
     pub port: Option<u16>,
     /// Data directory.
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_DIR")]
     pub dir: Option<PathBuf>,
     /// Require this password (AUTH / HELLO AUTH default <pass>).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_REQUIREPASS", hide_env_values = true)]
     pub requirepass: Option<String>,
     /// fsync policy.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, env = "CARTWHEEL_FSYNC")]
     pub fsync: Option<FsyncPolicy>,
     /// Log level: debug, verbose, notice, warning.
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_LOGLEVEL")]
     pub loglevel: Option<String>,
     /// Maximum client connections.
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_MAXCLIENTS")]
     pub maxclients: Option<usize>,
     /// Idle client timeout, seconds (0 = never).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_TIMEOUT")]
     pub timeout: Option<u64>,
     /// Protected mode: yes or no.
-    #[arg(long, value_parser = parse_yes_no)]
+    #[arg(long, value_parser = parse_yes_no, env = "CARTWHEEL_PROTECTED_MODE")]
     pub protected_mode: Option<bool>,
     /// Async worker threads (0 = one per core).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
     /// Join a cluster (implied by --seed).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_CLUSTER")]
     pub cluster: bool,
     /// Cluster address (host:cluster-port) of a node to join through (repeatable).
-    #[arg(long = "seed")]
+    #[arg(long = "seed", env = "CARTWHEEL_SEED", value_delimiter = ',')]
     pub seeds: Vec<String>,
     /// Node-to-node port (default: client port + 10000).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_CLUSTER_PORT")]
     pub cluster_port: Option<u16>,
     /// Address other nodes use to reach this one.
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_CLUSTER_ANNOUNCE_IP")]
     pub cluster_announce_ip: Option<String>,
     /// Shared cluster secret.
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_CLUSTER_SECRET", hide_env_values = true)]
     pub cluster_secret: Option<String>,
     /// Cluster name.
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_CLUSTER_NAME")]
     pub cluster_name: Option<String>,
     /// Zone (rack / data centre).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_ZONE")]
     pub zone: Option<String>,
     /// Relative capacity.
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_WEIGHT")]
     pub weight: Option<u32>,
     /// Ring tokens per unit of weight.
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_VNODES")]
     pub vnodes: Option<u32>,
     /// Replicas per key (N).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_REPLICAS")]
     pub replicas: Option<usize>,
     /// Read quorum (R).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_READ_QUORUM")]
     pub read_quorum: Option<usize>,
     /// Write quorum (W).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_WRITE_QUORUM")]
     pub write_quorum: Option<usize>,
     /// Reap a deleted key's tombstones this many ms after the deletion (cluster mode).
-    #[arg(long)]
+    #[arg(long, env = "CARTWHEEL_TOMBSTONE_GRACE_MS")]
     pub tombstone_grace_ms: Option<u64>,
 }
 
@@ -378,6 +378,60 @@ mod tests {
             c.validate().unwrap();
             assert!(c.cluster_enabled && c.port == 7000 + i && c.seeds.len() == usize::from(i > 1));
         }
+    }
+
+    #[test]
+    fn the_container_configs_parse_and_validate() {
+        for name in ["cartwheel", "cluster"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("conf/docker/{name}.toml"));
+            let c = Config::from_file(&path).unwrap();
+            assert_eq!(
+                (c.bind.as_slice(), c.dir.as_path(), c.protected_mode),
+                (&["0.0.0.0".to_string()][..], Path::new("/data"), false)
+            );
+            // The compose file's secret comes from the environment, as a flag would.
+            Config { cluster_secret: Some("s".into()), ..c }.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn environment_variables_configure_and_flags_win() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            o: Overrides,
+        }
+        use clap::Parser;
+        // The only test that sets CARTWHEEL_* variables; they are removed before asserting.
+        let vars = [
+            ("CARTWHEEL_PORT", "7100"),
+            ("CARTWHEEL_BIND", "0.0.0.0,::"),
+            ("CARTWHEEL_SEED", "10.0.0.1:16379,node2:16379"),
+            ("CARTWHEEL_CLUSTER_SECRET", "env-secret"),
+            ("CARTWHEEL_PROTECTED_MODE", "no"),
+            ("CARTWHEEL_FSYNC", "always"),
+            ("CARTWHEEL_CLUSTER", "false"),
+        ];
+        for (k, v) in vars {
+            std::env::set_var(k, v);
+        }
+        let from_env = Cli::try_parse_from(["cartwheel"]).map(|c| c.o);
+        let with_flags = Cli::try_parse_from(["cartwheel", "--port", "7200", "--seed", "10.0.0.9:16379"]).map(|c| c.o);
+        for (k, _) in vars {
+            std::env::remove_var(k);
+        }
+        let o = from_env.unwrap();
+        assert!(!o.cluster, "CARTWHEEL_CLUSTER=false is false");
+        let c = Config::load(&o).unwrap();
+        assert_eq!(
+            (c.port, c.bind.clone(), c.protected_mode, c.fsync),
+            (7100, vec!["0.0.0.0".into(), "::".into()], false, FsyncPolicy::Always)
+        );
+        assert_eq!(c.seeds, ["10.0.0.1:16379", "node2:16379"]);
+        assert!(c.cluster_enabled && c.cluster_secret.as_deref() == Some("env-secret"), "seeds imply cluster mode");
+        let c = Config::load(&with_flags.unwrap()).unwrap();
+        assert_eq!((c.port, c.seeds), (7200, vec!["10.0.0.9:16379".to_string()]));
+        assert_eq!(c.fsync, FsyncPolicy::Always, "the environment still fills what the flags leave out");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use cartwheel::config::{Config, Overrides};
 use cartwheel::node::NodeHandle;
 
 mod demo;
+mod healthcheck;
 
 /// Cartwheel: a Dynamo-style replicated key-value store that speaks the Redis protocol.
 #[derive(Debug, Parser)]
@@ -24,12 +25,17 @@ struct Cli {
 enum Sub {
     /// Start a local cluster of real processes (ports 7001…) and stop them all on Ctrl-C.
     Demo(demo::DemoArgs),
+    /// Send PING to the configured node (same flags / environment / file as the server); exit 0
+    /// only on PONG. The container image's health check.
+    Ping(healthcheck::PingArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Sub::Demo(args)) = &cli.command {
-        return demo::run(args);
+    match &cli.command {
+        Some(Sub::Demo(args)) => return demo::run(args),
+        Some(Sub::Ping(args)) => return Ok(healthcheck::run(&cli.overrides, args)?),
+        None => {}
     }
     let cfg = Config::load(&cli.overrides).context("loading configuration")?;
     init_logging(&cfg.loglevel);

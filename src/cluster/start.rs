@@ -49,6 +49,13 @@ pub enum StartError {
 pub fn addresses(cfg: &Config, client: SocketAddr) -> Result<(SocketAddr, SocketAddr), StartError> {
     let announce_ip: IpAddr = match &cfg.cluster_announce_ip {
         Some(ip) => ip.parse().map_err(|_| StartError::Address(ip.clone()))?,
+        None if client.ip().is_unspecified() => {
+            // Peers cannot reach "0.0.0.0": an address to announce must be given.
+            return Err(StartError::Address(format!(
+                "{} (bound to every interface: set cluster-announce-ip)",
+                client.ip()
+            )));
+        }
         None => client.ip(),
     };
     let port = if cfg.cluster_port != 0 {
