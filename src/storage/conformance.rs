@@ -68,3 +68,34 @@ fn fjall_store_keeps_synced_writes_across_reopen() {
     assert_eq!(store.get(b"k").unwrap(), Some(b("v")));
     assert_eq!(store.get_hint(b"h").unwrap(), Some(b("hv")));
 }
+
+#[test]
+fn fjall_hints_space_gives_its_disk_back_once_hints_are_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FjallStore::open(dir.path(), 8 << 20).unwrap();
+    let keys: Vec<Bytes> = (0..5000).map(|i| Bytes::from(format!("hint:{i:06}"))).collect();
+    // Incompressible values (xorshift), so that the bytes on disk are what was written.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = |n: usize| -> Bytes {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect::<Vec<u8>>()
+            .into()
+    };
+    let batch: Vec<Write> = keys.iter().map(|k| Write::Hint(k.clone(), noise(200))).collect();
+    store.write(&batch).unwrap();
+    store.compact_hints().unwrap();
+    let full = store.hints_disk_space();
+    assert!(full > 500_000, "5000 hints of 200 bytes are on disk after a flush: {full}");
+    let gone: Vec<Write> = keys.iter().map(|k| Write::Unhint(k.clone())).collect();
+    store.write(&gone).unwrap();
+    store.compact_hints().unwrap();
+    let after = store.hints_disk_space();
+    assert!(after < full / 10, "compaction after delivery shrinks the hints space: {full} -> {after}");
+    assert!(store.scan_hints(b"", None, 10).unwrap().is_empty());
+}
