@@ -19,7 +19,7 @@
 #                      and {DIR} are replaced by a fresh port and a fresh empty
 #                      data dir for every unit. Run from the repo root through
 #                      `bash -c "exec CMD"`, so shell quoting works.
-#                      Default: target/release/cartwheel --port {PORT} --dir {DIR}
+#                      Default: $CARGO_TARGET_DIR (or target)/release/cartwheel --port {PORT} --dir {DIR}
 #   --units LIST       suite units (tests/<unit>.tcl). Default:
 #                      unit/protocol unit/keyspace unit/type/string unit/type/incr
 #                      unit/expire unit/quit unit/info-command
@@ -55,7 +55,7 @@ START_TIMEOUT=${REDIS_SUITE_START_TIMEOUT:-30}
 STOP_TIMEOUT=${REDIS_SUITE_STOP_TIMEOUT:-10}
 UNIT_TIMEOUT=${REDIS_SUITE_UNIT_TIMEOUT:-1200}
 
-SERVER_CMD='target/release/cartwheel --port {PORT} --dir {DIR}'
+SERVER_CMD="${CARGO_TARGET_DIR:-target}/release/cartwheel --port {PORT} --dir {DIR}"
 UNITS='unit/protocol unit/keyspace unit/type/string unit/type/incr unit/expire unit/quit unit/info-command'
 KEEP_LOGS=''
 SKIP_FILE="$REPO_ROOT/tests/redis-suite/skip.txt"
