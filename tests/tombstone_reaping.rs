@@ -9,33 +9,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use cartwheel::command::{self, Session};
 use cartwheel::node::Node;
-use cartwheel::resp::clients::ClientEntry;
 use cartwheel::resp::reply::Reply;
-use common::sim::SimCluster;
+use common::sim::{info_field, run_on, session_of, SimCluster};
 use common::{wait_until, TestNode};
 
 const NODES: usize = 3;
 
 async fn run(node: &Arc<Node>, args: &[&str]) -> Reply {
-    let a = node.addrs[0];
-    let mut s = Session::new(ClientEntry::detached(a, a), true);
-    let args = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
-    let reply = command::execute(node, &mut s, args).await;
-    if s.wrote {
-        node.coord.durability().commit().await.unwrap();
-    }
-    reply
-}
-
-async fn info_field(node: &Arc<Node>, field: &str) -> String {
-    let Reply::Verbatim(text) = run(node, &["INFO", "cartwheel"]).await else { panic!("INFO is verbatim text") };
-    let text = String::from_utf8(text.to_vec()).unwrap();
-    let prefix = format!("{field}:");
-    let line = text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {field} in {text}"));
-    line[prefix.len()..].to_string()
+    run_on(node, &mut session_of(node), args).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

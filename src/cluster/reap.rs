@@ -13,18 +13,16 @@ use bytes::Bytes;
 
 use super::messages::{KeyVersion, Request};
 use super::Cluster;
+use crate::coordinator::tombstone_only;
 use crate::storage::keys;
 use crate::version::codec;
 
 impl Cluster {
     /// Schedules the reaping of those of `acked` (keys and the sets every primary acknowledged)
     /// that are tombstones.
-    pub(super) fn reap_when_acknowledged(self: &Arc<Self>, acked: &[(Bytes, Bytes)]) {
+    pub(super) fn reap_when_acknowledged<'a>(self: &Arc<Self>, acked: impl Iterator<Item = (&'a Bytes, &'a Bytes)>) {
         let tombstones: Vec<KeyVersion> = acked
-            .iter()
-            .filter(|(_, set)| {
-                codec::decode(set).is_ok_and(|s| !s.is_empty() && s.siblings().all(|(_, sib)| sib.value.is_none()))
-            })
+            .filter(|(_, set)| codec::decode(set).is_ok_and(|s| tombstone_only(&s)))
             .map(|(key, set)| KeyVersion { key: key.clone(), set: set.clone() })
             .collect();
         if tombstones.is_empty() {

@@ -192,13 +192,7 @@ impl Cluster {
                 tracing::warn!(error = %e, "hint commit failed");
             }
         }
-        self.reap_when_acknowledged(
-            &writes
-                .iter()
-                .filter(|k| k.primary_acks == k.replicas)
-                .map(|k| (k.key.clone(), k.set.clone()))
-                .collect::<Vec<_>>(),
-        );
+        self.reap_when_acknowledged(writes.iter().filter(|k| k.primary_acks == k.replicas).map(|k| (&k.key, &k.set)));
     }
 
     fn send_batches(

@@ -228,11 +228,11 @@ fn render(node: &Node, section: &str, o: &mut String) {
             kv("hints_expired", &hs.expired.load(Ordering::Relaxed));
             kv("hints_disk_bytes", &coord.hints_disk_space());
             let now = coord.now_ms();
+            let topo = node.cluster.as_ref().map(|c| c.topology());
             for (i, t) in targets.iter().enumerate() {
-                let addr = node
-                    .cluster
+                let addr = topo
                     .as_ref()
-                    .and_then(|c| c.topology().peer(&t.target).map(|p| p.member.cluster_addr.to_string()))
+                    .and_then(|topo| topo.peer(&t.target).map(|p| p.member.cluster_addr.to_string()))
                     .unwrap_or_else(|| "?".into());
                 kv(
                     &format!("hints_target{i}"),

@@ -70,15 +70,10 @@ pub(super) fn del(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn local(c: &Coordinator, a: &[Bytes]) -> CmdResult {
-    let hinted = if a.len() > 2 {
-        if !is(&a[2], "hints") || a.len() > 3 {
-            return Ok(Reply::error("ERR syntax error"));
-        }
-        true
-    } else {
-        false
-    };
-    if hinted {
+    if a.len() > 3 || (a.len() == 3 && !is(&a[2], "hints")) {
+        return Ok(Reply::error("ERR syntax error"));
+    }
+    if a.len() == 3 {
         // The copies this node keeps for other nodes (hinted handoff), apart from its own data.
         let entries = c
             .hints_for(&a[1])?

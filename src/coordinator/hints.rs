@@ -11,7 +11,9 @@
 //!
 //! Per target the store is bounded by count, bytes and age ([`HintLimits`]): a hint for a new key
 //! beyond the count or byte bound is refused and counted as dropped (anti-entropy repairs those
-//! keys later), and the replay worker discards hints older than the age bound. The per-target
+//! keys later), and the replay worker discards hints older than the age bound. The bound is checked
+//! under the key's lock, not a per-target one, so concurrent hints for different keys can pass it
+//! by at most the number of writers racing at that instant. The per-target
 //! totals are kept in memory and recounted from disk when the node opens.
 
 use std::collections::{BTreeMap, HashMap};
@@ -152,6 +154,11 @@ impl HintBook {
         (!new_key || p.count < limits.max_count) && p.bytes + grow <= limits.max_bytes
     }
 
+    /// The targets with pending hints.
+    fn targets(&self) -> Vec<NodeId> {
+        self.lock().keys().copied().collect()
+    }
+
     fn summaries(&self) -> Vec<TargetSummary> {
         let t = self.lock();
         let mut out: Vec<TargetSummary> = t
@@ -247,18 +254,19 @@ impl Coordinator {
     /// Every hint this node holds for `key`, by target (only targets with pending hints are looked
     /// at, so this costs nothing while no hints are pending).
     pub fn hints_for(&self, key: &[u8]) -> Result<Vec<(NodeId, DvvSet)>, CoordError> {
-        let targets = self.hints.summaries();
+        let targets = self.hints.targets();
         if targets.is_empty() {
             return Ok(Vec::new());
         }
         let skey = keys::storage_key(key);
         let mut out = Vec::new();
-        for t in targets {
-            if let Some(v) = self.store.get_hint(&hint_key(&t.target, &skey))? {
+        for target in targets {
+            if let Some(v) = self.store.get_hint(&hint_key(&target, &skey))? {
                 let (_, set) = parse_value(&v)?;
-                out.push((t.target, codec::decode(&set)?));
+                out.push((target, codec::decode(&set)?));
             }
         }
+        out.sort_by_key(|(t, _)| *t);
         Ok(out)
     }
 

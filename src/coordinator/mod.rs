@@ -29,6 +29,7 @@ use thiserror::Error;
 
 pub use expiry::{spawn_sweeper, SweepStats};
 pub use hints::{Hint, HintLimits, HintOutcome, HintStats, TargetSummary};
+pub(crate) use object::tombstone_only;
 pub use object::{Current, Mutation};
 pub use replica::{capture, Merged, Replicated};
 

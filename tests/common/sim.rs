@@ -103,14 +103,7 @@ impl SimCluster {
 
     /// An `INFO cartwheel` field of node `i`.
     pub async fn info_field(&self, i: usize, field: &str) -> String {
-        let mut s = self.session(i);
-        let (Reply::Bulk(b) | Reply::Verbatim(b)) = self.run(i, &mut s, &["INFO", "cartwheel"]).await else {
-            panic!("INFO")
-        };
-        let text = String::from_utf8(b.to_vec()).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
-            .unwrap_or_else(|| panic!("no {field} in INFO: {text}"))
+        info_field(self.node(i), field).await
     }
 
     /// `KV.LOCAL key HINTS` on node `i`: the targets it keeps hints for, for this key.
@@ -149,18 +142,11 @@ impl SimCluster {
     }
 
     pub fn session(&self, i: usize) -> Session {
-        let a = self.node(i).addrs[0];
-        Session::new(ClientEntry::detached(a, a), true)
+        session_of(self.node(i))
     }
 
     pub async fn run(&self, i: usize, s: &mut Session, args: &[&str]) -> Reply {
-        let args = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
-        let reply = command::execute(self.node(i), s, args).await;
-        if s.wrote {
-            s.wrote = false;
-            self.node(i).coord.durability().commit().await.unwrap();
-        }
-        reply
+        run_on(self.node(i), s, args).await
     }
 
     pub async fn local_len(&self, i: usize, key: &str) -> usize {
@@ -176,6 +162,35 @@ impl SimCluster {
             n.stop().await;
         }
     }
+}
+
+/// Runs a command on `node` as session `s` would, committing its writes as the connection would.
+pub async fn run_on(node: &Arc<Node>, s: &mut Session, args: &[&str]) -> Reply {
+    let args = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+    let reply = command::execute(node, s, args).await;
+    if s.wrote {
+        s.wrote = false;
+        node.coord.durability().commit().await.unwrap();
+    }
+    reply
+}
+
+/// A session of `node`.
+pub fn session_of(node: &Arc<Node>) -> Session {
+    let a = node.addrs[0];
+    Session::new(ClientEntry::detached(a, a), true)
+}
+
+/// An `INFO cartwheel` field of `node`.
+pub async fn info_field(node: &Arc<Node>, field: &str) -> String {
+    let (Reply::Bulk(b) | Reply::Verbatim(b)) = run_on(node, &mut session_of(node), &["INFO", "cartwheel"]).await
+    else {
+        panic!("INFO")
+    };
+    let text = String::from_utf8(b.to_vec()).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+        .unwrap_or_else(|| panic!("no {field} in INFO: {text}"))
 }
 
 pub fn bulk(s: &str) -> Reply {
