@@ -81,7 +81,11 @@ impl ClientConn {
                 .connect(cfg.advertise, to, cfg.max_frame)
                 .await
                 .map_err(|e| RpcError::Unreachable(format!("{to}: {e}")))?;
-            let peer = handshake::dial(&mut conn, cfg).await?;
+            // A peer that goes away during the handshake was never sent a request: unreachable.
+            let peer = handshake::dial(&mut conn, cfg).await.map_err(|e| match e {
+                RpcError::Closed => RpcError::Unreachable(format!("{to}: connection lost during the handshake")),
+                e => e,
+            })?;
             Ok::<_, RpcError>((conn, peer))
         };
         let (conn, peer) = match tokio::time::timeout(cfg.connect_timeout, connecting).await {

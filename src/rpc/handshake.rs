@@ -127,13 +127,13 @@ fn verify(secret: &str, label: &[u8], dialer: &Side, listener: &Side, tag: &[u8]
 }
 
 async fn send(conn: &mut Connection, kind: Kind, payload: &[u8]) -> Result<(), RpcError> {
-    conn.sink.send(frame::encode(kind, 0, payload)).await.map_err(|e| RpcError::Codec(e.to_string()))
+    conn.sink.send(frame::encode(kind, 0, payload)).await.map_err(|e| RpcError::io(&e))
 }
 
 async fn recv(conn: &mut Connection) -> Result<frame::Frame, RpcError> {
     match conn.stream.next().await {
         None => Err(RpcError::Closed),
-        Some(Err(e)) => Err(RpcError::Codec(e.to_string())),
+        Some(Err(e)) => Err(RpcError::io(&e)),
         Some(Ok(bytes)) => frame::decode(bytes),
     }
 }

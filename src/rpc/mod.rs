@@ -146,6 +146,16 @@ pub enum RpcError {
 }
 
 impl RpcError {
+    /// A transport read or write failure: bytes that are not this protocol (`InvalidData`, e.g.
+    /// a frame over the size limit) are a protocol error; anything else (reset, broken pipe…)
+    /// means the connection is gone.
+    pub(crate) fn io(e: &std::io::Error) -> RpcError {
+        match e.kind() {
+            std::io::ErrorKind::InvalidData => RpcError::Codec(e.to_string()),
+            _ => RpcError::Closed,
+        }
+    }
+
     /// Whether trying again (later, or on another replica) may succeed. Timeouts and closed
     /// connections are retryable; the request may have run, so retry only idempotent requests.
     pub fn retryable(&self) -> bool {

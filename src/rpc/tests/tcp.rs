@@ -171,3 +171,23 @@ async fn client_reconnects_after_a_server_restart_on_the_same_port() {
     .await;
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_resets_during_the_handshake_is_unreachable() {
+    // A node killed while a connection to it is being opened: it accepts, the dialer's hello
+    // arrives unread, and the socket closes with a reset. No request was sent, so the caller must
+    // see `Unreachable` (safe to send elsewhere), not a protocol error.
+    let (_, net) = tcp();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let to = listener.local_addr().unwrap();
+    let hang_up = tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            socket.readable().await.unwrap();
+            drop(socket); // unread input: the kernel answers with RST
+        }
+    });
+    let err = client(net, cfg(addr("127.0.0.1:7000"))).call(to, Bytes::from_static(b"x"), DEADLINE).await.unwrap_err();
+    assert!(matches!(err, RpcError::Unreachable(_)), "{err:?}");
+    hang_up.abort();
+}
