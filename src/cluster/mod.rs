@@ -28,7 +28,7 @@ pub mod topology;
 pub mod write;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,6 +123,10 @@ pub struct Cluster {
     rpc: Arc<RpcClient>,
     membership: Arc<Membership>,
     coord: Arc<Coordinator>,
+    /// Whether this node has joined: its ring includes the other members. A node started with
+    /// seeds knows only itself until its first gossip exchange, and a ring of one would place
+    /// every key on it alone; until then it coordinates nothing (`-TRYAGAIN`).
+    ready: AtomicBool,
     /// Counters.
     pub stats: ClusterStats,
 }
@@ -142,8 +146,19 @@ impl Cluster {
             rpc,
             membership,
             coord,
+            ready: AtomicBool::new(true),
             stats: ClusterStats::default(),
         }
+    }
+
+    /// Whether this node may coordinate requests (see the `ready` field).
+    pub fn ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Sets whether this node may coordinate requests.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
     }
 
     /// The settings.

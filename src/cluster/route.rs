@@ -34,6 +34,9 @@ use crate::rpc::RpcError;
 use crate::storage::keys;
 use crate::version::NodeId;
 
+/// The reply of a node that has not joined its cluster yet (Redis Cluster's retryable error).
+const NOT_READY: &str = "TRYAGAIN this node has not joined its cluster yet";
+
 /// Commands split across nodes by key, and how their per-node replies combine.
 fn split_kind(name: &str) -> Option<Combine> {
     match name {
@@ -77,6 +80,10 @@ pub async fn execute(
         Some(p) if !p.is_empty() && !local_only(spec.name) => p,
         _ => return dispatch(node, session, spec.name, args).await,
     };
+    if !cluster.ready() {
+        // Nothing ran: a forwarding node tries the next replica, a client may retry.
+        return Reply::error(NOT_READY);
+    }
     let write = spec.flags.contains(&"write");
     let ctx = Ctx { cluster, node, spec, write };
     if session.forwarded {
@@ -142,6 +149,8 @@ async fn forward_with_retry(
             return run_here(ctx, session, args, positions).await;
         }
         match forward(cluster, session.consistency, p, args).await {
+            // That node ran nothing: the next one may serve it.
+            Ok(Reply::Error(e)) if e == NOT_READY => last_error = Some((p, CallError::Remote(e.into_owned()))),
             Ok(reply) => return reply,
             Err(e) => {
                 cluster.membership().report_unreachable(&p.member.id);

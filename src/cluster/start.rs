@@ -153,6 +153,7 @@ pub fn prepare(
             },
         }
     }
+    cluster.set_ready(seeds.is_empty());
     Ok(Prepared { cluster, net, rpc_cfg, listen, seeds, replicas: cfg.replicas })
 }
 
@@ -170,6 +171,13 @@ pub async fn serve(
     let membership = Arc::clone(p.cluster.membership());
     tasks.spawn(Arc::clone(&membership).run(p.seeds, shutdown.clone()));
     tasks.spawn(super::handoff::run(Arc::clone(&p.cluster), shutdown.clone()));
+    // Seeds that never answer must not keep this node from serving for ever.
+    let patience = p.cluster.settings().rpc_timeout.max(Duration::from_secs(1)) * 5;
+    let waiting = Arc::clone(&p.cluster);
+    tasks.spawn(async move {
+        tokio::time::sleep(patience).await;
+        waiting.set_ready(true);
+    });
     let cluster = Arc::clone(&p.cluster);
     let replicas = p.replicas;
     let mut views = membership.subscribe();
@@ -183,6 +191,9 @@ pub async fn serve(
                     }
                     let view = Arc::clone(&views.borrow_and_update());
                     cluster.set_topology(topology_of(&view, replicas));
+                    if view.members.len() > 1 {
+                        cluster.set_ready(true);
+                    }
                 }
                 _ = stop.wait_for(|s| *s) => return,
             }
