@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use tokio::io::AsyncWrite;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
 use super::{Connection, Listener, Network};
@@ -58,12 +58,12 @@ impl TcpNetwork {
 impl Network for TcpNetwork {
     fn connect(
         &self,
-        _from: SocketAddr,
+        from: SocketAddr,
         to: SocketAddr,
         max_frame: usize,
     ) -> BoxFuture<'static, io::Result<Connection>> {
         let net = self.clone();
-        async move { net.wrap(TcpStream::connect(to).await?, max_frame) }.boxed()
+        async move { net.wrap(connect_from(from, to).await?, max_frame) }.boxed()
     }
 
     fn listen(&self, addr: SocketAddr, max_frame: usize) -> BoxFuture<'static, io::Result<(SocketAddr, Listener)>> {
@@ -86,6 +86,20 @@ impl Network for TcpNetwork {
         }
         .boxed()
     }
+}
+
+/// Connects to `to` from the node's own advertised IP when that address is local, so the peer
+/// (and any packet filter between them) sees which node is talking: on loopback the kernel would
+/// otherwise pick 127.0.0.1 for every node, and per-node partition rules could not tell them apart.
+/// An advertised address that is not local (behind NAT) or unspecified connects unbound.
+async fn connect_from(from: SocketAddr, to: SocketAddr) -> io::Result<TcpStream> {
+    if !from.ip().is_unspecified() && from.is_ipv4() == to.is_ipv4() {
+        let socket = if to.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        if socket.bind(SocketAddr::new(from.ip(), 0)).is_ok() {
+            return socket.connect(to).await;
+        }
+    }
+    TcpStream::connect(to).await
 }
 
 /// Counts successful writes on the way to the socket.

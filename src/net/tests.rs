@@ -100,3 +100,16 @@ async fn tcp_rejects_a_length_prefix_over_the_limit_without_allocating() {
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(net.write_syscalls() == 0, "the oversized frame was never written");
 }
+
+#[tokio::test]
+async fn tcp_connects_from_the_nodes_own_address_when_it_is_local() {
+    let net = TcpNetwork::new();
+    let (bound, mut listener) = net.listen(addr("127.0.0.3:0"), 1024).await.unwrap();
+    let _dialer = net.connect(addr("127.0.0.2:7000"), bound, 1024).await.unwrap();
+    let accepted = listener.next().await.unwrap().unwrap();
+    assert_eq!(accepted.remote.ip(), addr("127.0.0.2:1").ip(), "per-node packet filters can tell nodes apart");
+    // An advertised address that is not on this host (behind NAT) connects unbound.
+    let _dialer = net.connect(addr("192.0.2.1:7000"), bound, 1024).await.unwrap();
+    let accepted = listener.next().await.unwrap().unwrap();
+    assert!(accepted.remote.ip().is_loopback());
+}
