@@ -225,6 +225,7 @@ impl NodeHandle {
                 max_age_ms: cfg.hint_max_age_ms.min(cfg.tombstone_grace_ms),
             },
             tombstone_grace_ms: cfg.tombstone_grace_ms,
+            dot_lease: Some(cfg.dir.join("dots.lease")),
         };
         let coord = Arc::new(Coordinator::open(coord_cfg, store, Arc::clone(&durability), Arc::clone(&clock))?);
 

@@ -14,6 +14,7 @@
 //! [`crate::storage::Durability::commit`].
 
 mod cache;
+mod dots;
 mod expiry;
 mod hints;
 pub mod locks;
@@ -89,6 +90,8 @@ pub struct CoordConfig {
     /// With `keep_tombstones`, the active sweep deletes a key whose every sibling is a
     /// tombstone once the newest of them is at least this old (ms; 0 = at the next sweep).
     pub tombstone_grace_ms: u64,
+    /// Where the floor of new dot counters is persisted (`None`: memory only); see [`dots`].
+    pub dot_lease: Option<std::path::PathBuf>,
 }
 
 /// Reads and writes keys on behalf of commands.
@@ -105,6 +108,8 @@ pub struct Coordinator {
     slot_keys: Box<[AtomicI64]>,
     /// Per-target totals of the hints this node holds.
     hints: hints::HintBook,
+    /// Every dot counter issued so far is at most its floor.
+    dots: dots::DotFloor,
 }
 
 impl Coordinator {
@@ -115,7 +120,10 @@ impl Coordinator {
         durability: Arc<Durability>,
         clock: Arc<dyn Clock>,
     ) -> Result<Coordinator, CoordError> {
+        let dots = dots::DotFloor::open(cfg.dot_lease.clone())
+            .map_err(|e| CoordError::Storage(StorageError::Engine(format!("dot lease: {e}"))))?;
         let c = Coordinator {
+            dots,
             cache: RowCache::new(cfg.row_cache_bytes),
             cfg,
             store,
@@ -387,7 +395,13 @@ impl Coordinator {
                 (context, s)
             }
         };
-        let mut new = DvvSet::update(DvvSet::with_context(&context, sibling), &old, self.cfg.node_id);
+        let me = self.cfg.node_id;
+        let mut new = DvvSet::update_above(DvvSet::with_context(&context, sibling), &old, me, self.dots.floor());
+        if let Err(e) = self.dots.issued(new.join().get(&me)) {
+            // The counter is still unique in this run; only a restart before the lease is written
+            // could issue it again.
+            tracing::error!(error = %e, "could not persist the dot counter lease");
+        }
         let collapsed = new.collapse_to(self.cfg.max_siblings);
         if collapsed > 0 {
             self.stats.collapsed_siblings.fetch_add(collapsed as u64, Ordering::Relaxed);

@@ -31,6 +31,7 @@ pub(super) fn coordinator(store: &Arc<MemStore>, clock: &Arc<ManualClock>, row_c
         keep_tombstones: false,
         hint_limits: Default::default(),
         tombstone_grace_ms: 0,
+        dot_lease: None,
     };
     open(store, clock, cfg)
 }
@@ -213,6 +214,7 @@ fn merge_keeps_the_newer_version_and_concurrent_ones_as_siblings() {
             keep_tombstones: true,
             hint_limits: Default::default(),
             tombstone_grace_ms: 0,
+            dot_lease: None,
         };
         open(&other_store, &clock, cfg)
     };

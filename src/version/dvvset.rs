@@ -99,12 +99,19 @@ impl DvvSet {
     /// the coordinator. The new value gets the next dot of `node`; values of `old` the context had
     /// not seen remain as siblings.
     pub fn update(new: DvvSet, old: &DvvSet, node: NodeId) -> DvvSet {
+        DvvSet::update_above(new, old, node, 0)
+    }
+
+    /// [`DvvSet::update`] where `node`'s entry, when it holds no value of `node` (a key `node`
+    /// never wrote, or whose history was reaped), continues above `floor` rather than at its
+    /// counter + 1: a node's dots are then never issued twice (see `coordinator::dots`).
+    pub fn update_above(new: DvvSet, old: &DvvSet, node: NodeId, floor: u64) -> DvvSet {
         let DvvSet { entries, mut anonymous } = new;
         let value = anonymous.pop();
         let context = DvvSet { entries, anonymous };
         let synced = context.sync(old);
         match value {
-            Some(v) => DvvSet { entries: event(synced.entries, node, v), anonymous: synced.anonymous },
+            Some(v) => DvvSet { entries: event(synced.entries, node, v, floor), anonymous: synced.anonymous },
             None => synced,
         }
     }
@@ -234,14 +241,16 @@ fn merge(x: &Entry, y: &Entry) -> Entry {
 }
 
 /// `dvvset:event/3`: a new event of `node` carrying `value`.
-fn event(mut entries: Vec<Entry>, node: NodeId, value: Sibling) -> Vec<Entry> {
+/// An entry without values may jump to `floor + 1`: values are listed for the newest counters
+/// of an entry, so only an entry with none can jump without renaming any.
+fn event(mut entries: Vec<Entry>, node: NodeId, value: Sibling, floor: u64) -> Vec<Entry> {
     match entries.binary_search_by(|e| e.node.cmp(&node)) {
         Ok(i) => {
             let e = &mut entries[i];
-            e.counter += 1;
+            e.counter = if e.values.is_empty() { e.counter.max(floor) + 1 } else { e.counter + 1 };
             e.values.insert(0, value);
         }
-        Err(i) => entries.insert(i, Entry { node, counter: 1, values: vec![value] }),
+        Err(i) => entries.insert(i, Entry { node, counter: floor + 1, values: vec![value] }),
     }
     entries
 }

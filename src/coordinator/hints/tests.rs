@@ -20,6 +20,7 @@ fn coord_with(store: Arc<dyn Store>, limits: HintLimits) -> (Coordinator, Arc<Ma
         keep_tombstones: true,
         hint_limits: limits,
         tombstone_grace_ms: 86_400_000,
+        dot_lease: None,
     };
     (Coordinator::open(cfg, store, durability, clock.clone()).unwrap(), clock)
 }
