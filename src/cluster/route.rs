@@ -122,13 +122,15 @@ pub async fn execute(
 
 /// Commands that may be sent again to another replica when the first did not answer: resending
 /// them cannot apply them twice in a way anyone could see (plain writes of a given value, deletes,
-/// reads). `INCR`, `APPEND`, `SET … NX|GET`, `RENAME`… are not resent after a timeout.
+/// reads — a second copy of the same value under the last-writer-wins view). `INCR`, `APPEND`,
+/// `SET … NX|GET`, `RENAME`… are not resent after a timeout, and neither are `KV.PUT` and
+/// `KV.DEL`: applied by both coordinators, the value would become two siblings with two dots, and
+/// a later `KV.PUT` whose read saw only one of them would leave the other — the value it
+/// superseded would come back (the fault-injection checker caught exactly that).
 fn safe_to_resend(spec: &CommandSpec, args: &[Bytes]) -> bool {
     match spec.name {
         "set" => !args[3..].iter().any(|a| is(a, "nx") || is(a, "xx") || is(a, "get")),
-        "mset" | "del" | "unlink" | "setex" | "psetex" | "kv.put" | "kv.del" | "expireat" | "pexpireat" | "persist" => {
-            true
-        }
+        "mset" | "del" | "unlink" | "setex" | "psetex" | "expireat" | "pexpireat" | "persist" => true,
         _ => !spec.flags.contains(&"write"),
     }
 }
@@ -303,5 +305,29 @@ fn combine_replies(combine: Combine, parts: Vec<(Vec<usize>, Reply)>, argc: usiz
             }
             Reply::Array(out.into_iter().skip(1).collect())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::table::lookup;
+
+    fn resend(args: &[&str]) -> bool {
+        let spec = lookup(args[0].as_bytes()).expect("known command");
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        safe_to_resend(spec, &args)
+    }
+
+    #[test]
+    fn only_writes_whose_second_copy_nobody_can_see_are_resent_after_a_timeout() {
+        assert!(resend(&["set", "k", "v"]));
+        assert!(resend(&["del", "k"]));
+        assert!(resend(&["get", "k"]));
+        assert!(!resend(&["set", "k", "v", "NX"]));
+        assert!(!resend(&["incr", "k"]));
+        // Two coordinators would give the value two dots: a ghost sibling after the next KV.PUT.
+        assert!(!resend(&["kv.put", "k", "", "v"]));
+        assert!(!resend(&["kv.del", "k", ""]));
     }
 }
