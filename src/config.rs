@@ -120,6 +120,11 @@ pub struct Config {
     /// With N > 1, a deleted key's tombstones are reaped this long after the deletion at the
     /// latest, ms (sooner once every replica is known to hold them).
     pub tombstone_grace_ms: u64,
+    /// **Deliberately unsafe, for the fault-injection checker's self-test only.** When above 0,
+    /// a client's plain `SET key value` and `KV.PUT` are answered `+OK` at once and performed
+    /// this many ms later from an in-memory queue — acknowledged before W replicas (before any),
+    /// like asynchronous replication. A crash loses the queue. Never set it on a real node.
+    pub debug_unsafe_early_ack_ms: u64,
 }
 
 impl Default for Config {
@@ -164,6 +169,7 @@ impl Default for Config {
             hint_replay_rate: 5000,
             tombstone_reap_delay_ms: 3000,
             tombstone_grace_ms: 86_400_000,
+            debug_unsafe_early_ack_ms: 0,
         }
     }
 }

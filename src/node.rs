@@ -271,6 +271,13 @@ impl NodeHandle {
         tasks.spawn(async move {
             let _ = sweeper.await;
         });
+        if cfg.debug_unsafe_early_ack_ms > 0 {
+            tracing::warn!(
+                delay_ms = cfg.debug_unsafe_early_ack_ms,
+                "debug-unsafe-early-ack-ms is set: SET and KV.PUT are acknowledged before they are written \
+                 anywhere, and a crash loses them (for the fault-injection checker's self-test only)"
+            );
+        }
         tracing::info!(node_id = %node_id, addrs = ?node.addrs, dir = %cfg.dir.display(), "Cartwheel node ready");
         Ok(NodeHandle { node, tasks, durability, shutdown_rx })
     }

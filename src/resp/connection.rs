@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::clients::ClientEntry;
+use super::early_ack;
 use super::parser::{ParserLimits, RequestParser};
 use crate::command::{self, ReplyMode, Session};
 use crate::node::Node;
@@ -54,7 +55,7 @@ fn limits(node: &Node) -> ParserLimits {
     ParserLimits { max_bulk_len: node.config().proto_max_bulk_len, ..ParserLimits::default() }
 }
 
-async fn run(node: &Node, stream: &mut TcpStream, s: &mut Session) -> End {
+async fn run(node: &Arc<Node>, stream: &mut TcpStream, s: &mut Session) -> End {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new(limits(node));
@@ -86,7 +87,10 @@ async fn run(node: &Node, stream: &mut TcpStream, s: &mut Session) -> End {
         loop {
             match parser.parse(&mut rbuf) {
                 Ok(Some(args)) => {
-                    let reply = command::execute(node, s, args).await;
+                    let reply = match early_ack::intercept(node, s, args) {
+                        Ok(reply) => reply,
+                        Err(args) => command::execute(node, s, args).await,
+                    };
                     if should_send(s) {
                         reply.encode(s.proto, &mut wbuf);
                     }

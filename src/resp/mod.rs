@@ -6,6 +6,7 @@
 
 pub mod clients;
 pub mod connection;
+mod early_ack;
 pub mod parser;
 pub mod reply;
 pub mod server;
