@@ -89,7 +89,8 @@ async fn run_on(spec: &RunSpec, cluster: &mut Cluster) -> Result<RunReport, Stri
     let faults = faults?;
     drop(net);
 
-    let healthy_after_secs = cluster.wait_healthy(Duration::from_secs(120)).await?.as_secs_f64() + 3.0;
+    cluster.wait_healthy(Duration::from_secs(120)).await?;
+    let healthy_after_secs = healed.elapsed().as_secs_f64();
     let hints_drained_secs = wait_hints_drained(cluster, healed, Duration::from_secs(120)).await;
     let ops = rec.ops();
     write_history(&cluster.root, &ops)?;
