@@ -397,7 +397,7 @@ impl Coordinator {
         };
         let me = self.cfg.node_id;
         let mut new = DvvSet::update_above(DvvSet::with_context(&context, sibling), &old, me, self.dots.floor());
-        if let Err(e) = self.dots.issued(new.join().get(&me)) {
+        if let Err(e) = self.dots.issued(new.counter(&me)) {
             // The counter is still unique in this run; only a restart before the lease is written
             // could issue it again.
             tracing::error!(error = %e, "could not persist the dot counter lease");

@@ -89,6 +89,12 @@ impl DvvSet {
         DvvSet { entries: sync_entries(&self.entries, &other.entries), anonymous }
     }
 
+    /// The counter of `node`'s entry (0 when absent): `join().get(node)` without building the
+    /// whole context.
+    pub fn counter(&self, node: &NodeId) -> u64 {
+        self.entries.binary_search_by(|e| e.node.cmp(node)).map_or(0, |i| self.entries[i].counter)
+    }
+
     /// The causal context of this state (`dvvset:join/1`).
     pub fn join(&self) -> VersionVector {
         VersionVector(self.entries.iter().map(|e| (e.node, e.counter)).collect())

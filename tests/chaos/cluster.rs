@@ -7,7 +7,7 @@
 //! the clock-skew nemesis rewrites ([`Cluster::set_skew`]); the monotonic clock is left alone, so
 //! only wall-clock time (HLC timestamps, expiry) is skewed.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -286,7 +286,5 @@ fn free_ports(ip: &str) -> Result<(u16, u16), String> {
 /// Creates a fresh empty directory (removing an old one).
 pub fn fresh_dir(path: &Path) -> Result<(), String> {
     let _ = fs::remove_dir_all(path);
-    fs::create_dir_all(path).map_err(|e| format!("create {}: {e}", path.display()))?;
-    File::create(path.join(".chaos")).map_err(|e| e.to_string())?;
-    Ok(())
+    fs::create_dir_all(path).map_err(|e| format!("create {}: {e}", path.display()))
 }

@@ -94,7 +94,6 @@ async fn run_on(spec: &RunSpec, cluster: &mut Cluster) -> Result<RunReport, Stri
     let hints_drained_secs = wait_hints_drained(cluster, healed, Duration::from_secs(120)).await;
     let ops = rec.ops();
     write_history(&cluster.root, &ops)?;
-    let n = spec.nodes.min(3).to_string();
     println!("  {} operations recorded; checking", ops.len());
     let conns = connections(&urls, &[]).await?;
     let register = checker::register(&ops, &conns).await;
@@ -106,7 +105,7 @@ async fn run_on(spec: &RunSpec, cluster: &mut Cluster) -> Result<RunReport, Stri
             ops.iter().filter(|o| o.kind == "set" || o.kind == "kv.get").map(|o| o.key.clone()).collect();
         keys.sort();
         keys.dedup();
-        let all = connections(&urls, &["R", &n]).await?;
+        let all = connections(&urls, &["ALL"]).await?;
         let _ = read_all(&all, &keys, |k| redis::cmd("KV.GET").arg(k).clone()).await;
         Some(checker::convergence(&urls, &keys, healed, Duration::from_secs(180)).await)
     } else {

@@ -105,11 +105,7 @@ fn classify(e: &RedisError) -> (Outcome, String) {
     }
 }
 
-fn op<T>(kind: &'static str, key: &str, value: Option<String>, seen: Vec<String>, d: &Done<T>) -> Op {
-    op_in(kind, key, value, seen, None, d)
-}
-
-fn op_in<T>(
+fn op<T>(
     kind: &'static str,
     key: &str,
     value: Option<String>,
@@ -143,7 +139,7 @@ pub async fn register_client(id: u32, shared: Shared) {
         let key = format!("r:{id}:{seq}");
         let value = format!("v{id}-{seq}");
         let d: Done<()> = c.run(redis::cmd("SET").arg(&key).arg(&value)).await;
-        shared.rec.record(op("set", &key, Some(value), Vec::new(), &d));
+        shared.rec.record(op("set", &key, Some(value), Vec::new(), None, &d));
         seq += 1;
         tokio::time::sleep(shared.pace).await;
     }
@@ -160,15 +156,15 @@ pub async fn sibling_client(id: u32, shared: Shared, keys: usize, seed: u64) {
         let d: Done<(String, Vec<String>)> = c.run(redis::cmd("KV.GET").arg(&key)).await;
         let seen = d.result.as_ref().map(|(_, v)| v.clone()).unwrap_or_default();
         let got = d.result.as_ref().ok().map(|(c, _)| c.clone());
-        shared.rec.record(op_in("kv.get", &key, None, seen.clone(), got, &d));
+        shared.rec.record(op("kv.get", &key, None, seen.clone(), got, &d));
         if let Ok((context, _)) = d.result {
             if rng.f64() < 0.1 {
                 let d: Done<()> = c.run(redis::cmd("KV.DEL").arg(&key).arg(&context)).await;
-                shared.rec.record(op_in("kv.del", &key, None, seen, Some(context), &d));
+                shared.rec.record(op("kv.del", &key, None, seen, Some(context), &d));
             } else {
                 let value = format!("c{id}-{seq}");
                 let d: Done<()> = c.run(redis::cmd("KV.PUT").arg(&key).arg(&context).arg(&value)).await;
-                shared.rec.record(op_in("kv.put", &key, Some(value), seen, Some(context), &d));
+                shared.rec.record(op("kv.put", &key, Some(value), seen, Some(context), &d));
             }
         }
         tokio::time::sleep(shared.pace).await;
