@@ -22,6 +22,9 @@ pub(crate) async fn run(mut sink: FrameSink, mut queue: mpsc::Receiver<Bytes>, s
         let mut frames = 1u64;
         let mut bytes = first.len() as u64;
         sink.feed(first).await?;
+        // Let every other ready task run first (Redis's `beforeSleep`): on a busy node the
+        // answers and requests they produce join this write instead of each costing one.
+        tokio::task::yield_now().await;
         while frames < MAX_BATCH as u64 {
             let Ok(frame) = queue.try_recv() else { break };
             frames += 1;
