@@ -69,6 +69,8 @@ pub struct Config {
     pub cache_size_mb: u64,
     /// Row cache (newest stored version of recently used keys), MiB; 0 = off.
     pub row_cache_mb: u64,
+    /// Bloom filter of stored keys, MiB, so lookups of never-written keys skip the store; 0 = off.
+    pub key_filter_mb: u64,
     /// Background task frequency (expiry sweep ticks per second).
     pub hz: u32,
     /// Stored keys the expiry sweep examines per tick.
@@ -144,6 +146,7 @@ impl Default for Config {
             max_siblings: 64,
             cache_size_mb: 64,
             row_cache_mb: 64,
+            key_filter_mb: 16,
             hz: 10,
             expire_keys_per_tick: 1000,
             worker_threads: 0,
@@ -321,8 +324,8 @@ impl Config {
         if !(1..=500).contains(&self.hz) {
             return bad("hz must be between 1 and 500");
         }
-        if self.cache_size_mb > 1 << 20 || self.row_cache_mb > 1 << 20 {
-            return bad("cache-size-mb and row-cache-mb must be at most 1048576 (1 TiB)");
+        if self.cache_size_mb > 1 << 20 || self.row_cache_mb > 1 << 20 || self.key_filter_mb > 1 << 20 {
+            return bad("cache-size-mb, row-cache-mb and key-filter-mb must be at most 1048576 (1 TiB)");
         }
         if self.expire_keys_per_tick == 0 {
             return bad("expire-keys-per-tick must be at least 1");

@@ -218,6 +218,7 @@ impl NodeHandle {
             node_id,
             max_siblings: cfg.max_siblings,
             row_cache_bytes: cfg.row_cache_mb << 20,
+            key_filter_bytes: cfg.key_filter_mb << 20,
             keep_tombstones: cfg.cluster_enabled,
             hint_limits: HintLimits {
                 max_count: cfg.hint_max_keys,

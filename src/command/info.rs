@@ -252,6 +252,8 @@ fn render(node: &Node, section: &str, o: &mut String) {
             kv("max_siblings", &cfg.max_siblings);
             kv("row_cache_bytes", &coord.row_cache_bytes());
             kv("row_cache_limit_bytes", &(cfg.row_cache_mb << 20));
+            kv("key_filter_bytes", &(cfg.key_filter_mb << 20));
+            kv("key_filter_fill", &format!("{:.4}", coord.key_filter_fill().unwrap_or(0.0)));
         }
         "commandstats" => {
             for (name, calls, usec, failed) in node.stats.command_stats() {

@@ -16,6 +16,7 @@
 mod cache;
 mod dots;
 mod expiry;
+mod filter;
 mod hints;
 pub mod locks;
 mod object;
@@ -39,6 +40,7 @@ use crate::storage::{keys, Durability, StorageError, Store, Write};
 use crate::version::codec::{self, DecodeError};
 use crate::version::{DvvSet, Hlc, NodeId, Sibling};
 use cache::{Cached, RowCache};
+use filter::KeyFilter;
 use locks::KeyLocks;
 
 /// Why the coordinator could not serve a request.
@@ -81,6 +83,8 @@ pub struct CoordConfig {
     pub max_siblings: usize,
     /// Row cache budget in bytes (0 = no row cache).
     pub row_cache_bytes: u64,
+    /// Size of the Bloom filter of stored keys in bytes (0 = none); see [`filter`].
+    pub key_filter_bytes: u64,
     /// Keep tombstones (and turn expired keys into tombstones) instead of deleting them at once.
     /// A cluster (N > 1) needs this so that deletes replicate and stale replicas cannot bring
     /// a deleted or expired value back through read repair; a single node reaps at once.
@@ -103,6 +107,8 @@ pub struct Coordinator {
     hlc: Hlc,
     locks: KeyLocks,
     cache: RowCache,
+    /// Keys that may be stored: a lookup of any other key skips the store.
+    filter: KeyFilter,
     stats: CoordStats,
     /// Live keys per slot (`CLUSTER COUNTKEYSINSLOT`, cluster-wide `DBSIZE`).
     slot_keys: Box<[AtomicI64]>,
@@ -125,6 +131,7 @@ impl Coordinator {
         let c = Coordinator {
             dots,
             cache: RowCache::new(cfg.row_cache_bytes),
+            filter: KeyFilter::new(cfg.key_filter_bytes),
             cfg,
             store,
             durability,
@@ -149,6 +156,7 @@ impl Coordinator {
             from = last.to_vec();
             from.push(0);
             for (k, v) in &page {
+                self.filter.insert(k);
                 let set = codec::decode(v)?;
                 live += i64::from(object::present(&set));
                 volatile += i64::from(object::volatile(&set));
@@ -205,6 +213,11 @@ impl Coordinator {
     /// Bytes held by the row cache.
     pub fn row_cache_bytes(&self) -> u64 {
         self.cache.weight()
+    }
+
+    /// The fraction of the key filter's bits that are set (`None`: no filter).
+    pub fn key_filter_fill(&self) -> Option<f64> {
+        self.filter.enabled().then(|| self.filter.fill_ratio())
     }
 
     /// Bytes the store uses on disk.
@@ -289,6 +302,9 @@ impl Coordinator {
         let _all = self.locks.lock_all();
         let cleared = self.store.clear();
         self.cache.clear();
+        if cleared.is_ok() {
+            self.filter.clear();
+        }
         self.clear_hint_totals();
         cleared?;
         self.stats.live_keys.store(0, Ordering::Relaxed);
@@ -332,10 +348,14 @@ impl Coordinator {
     }
 
     /// The stored set under `skey` (caller holds the key's lock): from the row cache, else from
-    /// the store, filling the cache.
+    /// the store (unless the key filter rules it out), filling the cache.
     fn load(&self, skey: &[u8]) -> Result<Option<DvvSet>, CoordError> {
         if let Some(hit) = self.cached(skey) {
             return hit;
+        }
+        if !self.filter.may_contain(skey) {
+            self.cache.fill(skey, None);
+            return Ok(None);
         }
         let stored = self.store.get(skey)?;
         self.cache.fill(skey, stored.as_ref());
@@ -366,6 +386,12 @@ impl Coordinator {
 
     /// Applies a batch to the store and then to the row cache (caller holds the keys' locks).
     fn write(&self, batch: &[Write]) -> Result<(), CoordError> {
+        // Into the filter first: a key must never be stored while the filter denies it.
+        for w in batch {
+            if let Write::Put(k, _) = w {
+                self.filter.insert(k);
+            }
+        }
         match self.store.write(batch) {
             Ok(()) => {
                 self.cache.apply(batch);

@@ -21,6 +21,7 @@ fn replica(store: &Arc<MemStore>, clock: &Arc<ManualClock>, node: u8, grace_ms: 
         node_id: NodeId([node; 20]),
         max_siblings: 8,
         row_cache_bytes: cache,
+        key_filter_bytes: 4096,
         keep_tombstones: true,
         hint_limits: Default::default(),
         tombstone_grace_ms: grace_ms,

@@ -22,12 +22,17 @@ pub(super) fn open(store: &Arc<MemStore>, clock: &Arc<ManualClock>, cfg: CoordCo
     Coordinator::open(cfg, store, durability, clock).expect("open")
 }
 
-/// A standalone node's coordinator (tombstones reaped at once).
+/// A standalone node's coordinator (tombstones reaped at once). With `row_cache_bytes == 0` it
+/// keeps no copy of anything — no row cache and no key filter, which only knows the keys written
+/// through its own coordinator — so it is the truth a cached coordinator over the same store is
+/// compared with.
 pub(super) fn coordinator(store: &Arc<MemStore>, clock: &Arc<ManualClock>, row_cache_bytes: u64) -> Coordinator {
     let cfg = CoordConfig {
         node_id: NodeId([7; 20]),
         max_siblings: 8,
         row_cache_bytes,
+        // Small enough to saturate in the larger tests: false positives must be harmless.
+        key_filter_bytes: if row_cache_bytes == 0 { 0 } else { 4096 },
         keep_tombstones: false,
         hint_limits: Default::default(),
         tombstone_grace_ms: 0,
@@ -211,6 +216,7 @@ fn merge_keeps_the_newer_version_and_concurrent_ones_as_siblings() {
             node_id: NodeId([9; 20]),
             max_siblings: 8,
             row_cache_bytes: 0,
+            key_filter_bytes: 4096,
             keep_tombstones: true,
             hint_limits: Default::default(),
             tombstone_grace_ms: 0,
@@ -237,4 +243,30 @@ fn merge_keeps_the_newer_version_and_concurrent_ones_as_siblings() {
     let m = a.merge(b"k", &right).unwrap();
     assert_eq!(m.set.len(), 2, "both concurrent values are kept");
     assert_eq!(a.dbsize(), 1);
+}
+
+#[test]
+fn keys_stored_before_open_are_found_and_new_keys_skip_the_store() {
+    let store = Arc::new(MemStore::new());
+    let clock = Arc::new(ManualClock::new(1_000));
+    let keys: Vec<String> = (0..2_000).map(|i| format!("k{i}")).collect();
+    {
+        let first = coordinator(&store, &clock, 1 << 20);
+        for k in &keys {
+            put(&first, k, k);
+        }
+    }
+    // A new process: its filter knows the stored keys only from the count at open, and its
+    // row cache (too small to hold them) cannot answer for most of them.
+    let reopened = coordinator(&store, &clock, 4096);
+    for k in &keys {
+        assert_eq!(value(&reopened, k).as_deref(), Some(k.as_bytes()), "key {k} after reopen");
+    }
+    assert_eq!(value(&reopened, "never-written"), None);
+    put(&reopened, "new", "v");
+    assert_eq!(value(&reopened, "new").as_deref(), Some(&b"v"[..]));
+    reopened.flush_all().expect("flushall");
+    assert_eq!(reopened.key_filter_fill(), Some(0.0), "FLUSHALL clears the filter");
+    put(&reopened, "k1", "again");
+    assert_eq!(value(&reopened, "k1").as_deref(), Some(&b"again"[..]));
 }

@@ -17,6 +17,7 @@ fn coord_with(store: Arc<dyn Store>, limits: HintLimits) -> (Coordinator, Arc<Ma
         node_id: NodeId([1; 20]),
         max_siblings: 8,
         row_cache_bytes: 0,
+        key_filter_bytes: 0,
         keep_tombstones: true,
         hint_limits: limits,
         tombstone_grace_ms: 86_400_000,
