@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{free_port, Process};
+use super::{free_port, log_tail, Process};
 
 /// Settings every test node shares.
 pub const SECRET: &str = "test-secret";
@@ -92,25 +92,31 @@ impl ProcessCluster {
         let start = Instant::now();
         let running: Vec<usize> = (0..self.slots.len()).filter(|&i| self.procs[i].is_some()).collect();
         loop {
-            let mut ok = true;
+            let mut views = Vec::new();
             for &i in &running {
-                let nodes = match self.cluster_nodes(i).await {
-                    Some(t) => t,
-                    None => {
-                        ok = false;
-                        break;
-                    }
-                };
-                let healthy = nodes.lines().filter(|l| !l.contains("fail")).count();
-                if healthy != running.len() {
-                    ok = false;
-                    break;
-                }
+                let view = self.cluster_nodes(i).await;
+                let healthy = view.as_deref().map(|t| t.lines().filter(|l| !l.contains("fail")).count());
+                views.push((i, healthy == Some(running.len()), view));
             }
-            if ok {
+            if views.iter().all(|(_, ok, _)| *ok) {
                 return;
             }
-            assert!(start.elapsed() < within, "cluster did not converge within {within:?}");
+            if start.elapsed() >= within {
+                let mut report = String::new();
+                for (i, ok, view) in views.into_iter().filter(|(_, ok, _)| !ok) {
+                    let s = &self.slots[i];
+                    report.push_str(&format!(
+                        "\n--- node {} ({}:{}, cluster port {}), converged: {ok}\nCLUSTER NODES: {}\nlog tail:\n{}",
+                        i + 1,
+                        s.ip,
+                        s.port,
+                        s.cluster_port,
+                        view.as_deref().unwrap_or("(no answer)"),
+                        log_tail(&s.dir, 20)
+                    ));
+                }
+                panic!("cluster did not converge within {within:?}{report}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

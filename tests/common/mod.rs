@@ -117,6 +117,23 @@ pub struct Process {
     pub dir: PathBuf,
 }
 
+/// Where a test process's log (stderr) goes: `stderr.log` in its data dir, appended across
+/// restarts, so a failing test can show it ([`log_tail`]).
+fn log_file(dir: &Path) -> Stdio {
+    let _ = std::fs::create_dir_all(dir);
+    match std::fs::OpenOptions::new().create(true).append(true).open(dir.join("stderr.log")) {
+        Ok(f) => Stdio::from(f),
+        Err(_) => Stdio::null(),
+    }
+}
+
+/// The last `lines` lines of the log of the process whose data dir is `dir`.
+pub fn log_tail(dir: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -132,7 +149,7 @@ impl Process {
             .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap(), "--bind", ip])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_file(dir))
             .spawn()
             .unwrap();
         let p = Process { child: Some(child), port, dir: dir.to_path_buf() };
