@@ -117,7 +117,7 @@ pub struct Process {
     pub dir: PathBuf,
 }
 
-/// Where a test process's log (stderr) goes: `stderr.log` in its data dir, appended across
+/// Where a test process's output (log and errors) goes: `stderr.log` in its data dir, appended across
 /// restarts, so a failing test can show it ([`log_tail`]).
 fn log_file(dir: &Path) -> Stdio {
     let _ = std::fs::create_dir_all(dir);
@@ -134,8 +134,38 @@ pub fn log_tail(dir: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// Each thread of process `pid` as `name:state:kernel wait channel`, to tell a hung start from a
+/// slow one.
+fn threads(pid: u32) -> String {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return String::new() };
+    let mut out = Vec::new();
+    for t in tasks.flatten() {
+        let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap_or_default().trim().to_string();
+        let state = read("stat").rsplit(')').next().unwrap_or("").split_whitespace().next().unwrap_or("?").to_string();
+        out.push(format!("{}:{}:{}", read("comm"), state, read("wchan")));
+    }
+    out.join(", ")
+}
+
+/// A port for a test server, from 20000–32767: *below* the kernel's ephemeral range
+/// (32768–60999), so no outgoing connection can be given it between now and the server's bind.
+/// (Ports from `bind(…:0)` are ephemeral ones; once nodes dialled from their own 127.0.0.x
+/// addresses, a restarting node sometimes found its port taken — "cannot listen on …: Address
+/// already in use".) Each test process starts at its own offset and never hands a port out twice;
+/// a port some other socket holds on any address is skipped.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_768;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = std::process::id().wrapping_mul(2_654_435_761) % SPAN;
+    for _ in 0..SPAN {
+        let port = (LOW + (offset + NEXT.fetch_add(1, Ordering::Relaxed)) % SPAN) as u16;
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN)
 }
 
 impl Process {
@@ -148,11 +178,11 @@ impl Process {
         let child = Command::new(env!("CARGO_BIN_EXE_cartwheel"))
             .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap(), "--bind", ip])
             .args(extra)
-            .stdout(Stdio::null())
+            .stdout(log_file(dir))
             .stderr(log_file(dir))
             .spawn()
             .unwrap();
-        let p = Process { child: Some(child), port, dir: dir.to_path_buf() };
+        let mut p = Process { child: Some(child), port, dir: dir.to_path_buf() };
         let addr: SocketAddr = format!("{ip}:{port}").parse().unwrap();
         let start = Instant::now();
         loop {
@@ -164,7 +194,14 @@ impl Process {
                     }
                 }
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "cartwheel did not start");
+            if start.elapsed() >= Duration::from_secs(20) {
+                let state = match p.child.as_mut().map(|c| (c.id(), c.try_wait())) {
+                    Some((_, Ok(Some(status)))) => format!("{status}"),
+                    Some((pid, _)) => format!("running as {pid}; threads: {}", threads(pid)),
+                    None => "no child".to_string(),
+                };
+                panic!("cartwheel did not start on {addr} ({state}); log tail:\n{}", log_tail(dir, 20));
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         p
