@@ -33,8 +33,8 @@ const BLOCK_WORDS: usize = 8;
 
 /// A fixed-size, lock-free Bloom filter of storage keys (see the module docs).
 pub struct KeyFilter {
+    /// Whole blocks of [`BLOCK_WORDS`] words each.
     words: Box<[AtomicU64]>,
-    blocks: u64,
 }
 
 impl KeyFilter {
@@ -42,12 +42,12 @@ impl KeyFilter {
     pub fn new(bytes: u64) -> KeyFilter {
         let blocks = bytes / (BLOCK_WORDS as u64 * 8);
         let words = (0..blocks as usize * BLOCK_WORDS).map(|_| AtomicU64::new(0)).collect();
-        KeyFilter { words, blocks }
+        KeyFilter { words }
     }
 
     /// Whether the filter is in use.
     pub fn enabled(&self) -> bool {
-        self.blocks > 0
+        !self.words.is_empty()
     }
 
     /// Records that `skey` may be stored.
@@ -90,14 +90,15 @@ impl KeyFilter {
 
     /// The (word index, bit mask) pairs of `skey`, or `None` when disabled.
     fn probes(&self, skey: &[u8]) -> Option<impl Iterator<Item = (usize, u64)>> {
-        if self.blocks == 0 {
+        let blocks = (self.words.len() / BLOCK_WORDS) as u64;
+        if blocks == 0 {
             return None;
         }
         let mut h = SipHasher13::new_with_keys(0x6b65_7966, 0x696c_7465);
         h.write(skey);
         let hash = h.finish();
         // Lemire's multiply-shift maps the high half onto the blocks without a division.
-        let block = (((hash >> 32) * self.blocks) >> 32) as usize;
+        let block = (((hash >> 32) * blocks) >> 32) as usize;
         let (h1, h2) = (hash as u32, ((hash >> 32) as u32).rotate_left(16) | 1);
         Some((0..PROBES).map(move |i| {
             let bit = (h1.wrapping_add(i.wrapping_mul(h2)) & 511) as usize;
