@@ -63,6 +63,8 @@ pub struct Config {
     pub fsync: FsyncPolicy,
     /// `debug`, `verbose`, `notice` or `warning`.
     pub loglevel: String,
+    /// A graceful stop still running after this many ms ends with exit status 2.
+    pub shutdown_timeout_ms: u64,
     /// Siblings kept per key before the oldest collapse (last writer wins).
     pub max_siblings: usize,
     /// fjall block cache, MiB.
@@ -143,6 +145,7 @@ impl Default for Config {
             client_query_buffer_limit: 1 << 30,
             fsync: FsyncPolicy::Everysec,
             loglevel: "notice".into(),
+            shutdown_timeout_ms: 10_000,
             max_siblings: 64,
             cache_size_mb: 64,
             row_cache_mb: 64,
@@ -201,6 +204,9 @@ pub struct Overrides {
     /// Log level: debug, verbose, notice, warning.
     #[arg(long, env = "CARTWHEEL_LOGLEVEL")]
     pub loglevel: Option<String>,
+    /// Exit with status 2 when a graceful stop takes longer than this, ms.
+    #[arg(long, env = "CARTWHEEL_SHUTDOWN_TIMEOUT_MS")]
+    pub shutdown_timeout_ms: Option<u64>,
     /// Maximum client connections.
     #[arg(long, env = "CARTWHEEL_MAXCLIENTS")]
     pub maxclients: Option<usize>,
@@ -213,7 +219,7 @@ pub struct Overrides {
     /// Async worker threads (0 = one per core).
     #[arg(long, env = "CARTWHEEL_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
-    /// Join a cluster (implied by --seed).
+    /// Join a cluster (implied by --seed and --cluster-secret).
     #[arg(long, env = "CARTWHEEL_CLUSTER")]
     pub cluster: bool,
     /// Cluster address (host:cluster-port) of a node to join through (repeatable).
@@ -277,7 +283,7 @@ impl Config {
         }
         apply!(port, dir, fsync, loglevel, maxclients, timeout, protected_mode, worker_threads);
         apply!(cluster_port, cluster_name, zone, weight, vnodes, replicas, read_quorum, write_quorum);
-        apply!(tombstone_grace_ms);
+        apply!(tombstone_grace_ms, shutdown_timeout_ms);
         if o.requirepass.is_some() {
             cfg.requirepass.clone_from(&o.requirepass);
         }
@@ -290,7 +296,7 @@ impl Config {
         if !o.seeds.is_empty() {
             cfg.seeds.clone_from(&o.seeds);
         }
-        cfg.cluster_enabled |= o.cluster || !o.seeds.is_empty();
+        cfg.cluster_enabled |= o.cluster || !o.seeds.is_empty() || o.cluster_secret.is_some();
         cfg.validate()?;
         Ok(cfg)
     }
@@ -353,6 +359,9 @@ impl Config {
         }
         if self.rpc_timeout_ms == 0 || self.gossip_interval_ms == 0 || self.suspect_after_ms == 0 {
             return bad("rpc-timeout-ms, gossip-interval-ms and suspect-after-ms must be at least 1");
+        }
+        if self.shutdown_timeout_ms == 0 {
+            return bad("shutdown-timeout-ms must be at least 1");
         }
         if self.hint_replay_rate == 0 {
             return bad("hint-replay-rate must be at least 1");
@@ -456,6 +465,9 @@ mod tests {
             ..Overrides::default()
         };
         assert!(Config::load(&o).unwrap().cluster_enabled, "--seed implies cluster mode");
+        let o = Overrides { cluster_secret: Some("s".into()), ..Overrides::default() };
+        assert!(Config::load(&o).unwrap().cluster_enabled, "--cluster-secret implies cluster mode");
+        assert!(!Config::load(&Overrides::default()).unwrap().cluster_enabled, "no flag, no cluster");
     }
 
     #[test]
@@ -469,6 +481,21 @@ mod tests {
         assert_eq!(Config::load(&cli.o).unwrap().tombstone_grace_ms, 5000);
         let c: Config = toml::from_str("tombstone-grace-ms = 0").unwrap();
         assert_eq!(c.tombstone_grace_ms, 0);
+    }
+
+    #[test]
+    fn shutdown_timeout_is_a_file_key_and_a_flag() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            o: Overrides,
+        }
+        assert_eq!(Config::default().shutdown_timeout_ms, 10_000);
+        let cli = <Cli as clap::Parser>::try_parse_from(["cartwheel", "--shutdown-timeout-ms", "1500"]).unwrap();
+        assert_eq!(Config::load(&cli.o).unwrap().shutdown_timeout_ms, 1500);
+        let c: Config = toml::from_str("shutdown-timeout-ms = 250").unwrap();
+        assert_eq!(c.shutdown_timeout_ms, 250);
+        assert!(Config { shutdown_timeout_ms: 0, ..Config::default() }.validate().is_err());
     }
 
     #[test]

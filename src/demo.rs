@@ -5,9 +5,14 @@
 //! random cluster secret and seeded from the first node; waits until each answers `PING`, prints
 //! how to connect, and stops them all (SIGTERM, then SIGKILL after 10 s) on Ctrl-C. A node that
 //! dies is reported and the others keep running (try `kill -9` on one).
+//!
+//! The nodes never outlive the demo, however it ends: they run in a process group of their own
+//! that the demo signals when it stops (Ctrl-C, SIGTERM, an error, a panic — a drop guard), and
+//! each asks the kernel for SIGTERM when the demo dies (`PR_SET_PDEATHSIG`), which covers SIGKILL.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -36,12 +41,14 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     if args.nodes == 0 || args.nodes > 32 {
         bail!("--nodes must be between 1 and 32");
     }
+    // Before any thread exists: only the signal thread takes SIGINT/SIGTERM from here on.
+    let stop = stop_signal()?;
     let exe = std::env::current_exe().context("locating the cartwheel binary")?;
     let secret: String = (0..32).map(|_| fastrand::alphanumeric()).collect();
     let replicas = args.replicas.clamp(1, usize::from(args.nodes));
     let quorum = replicas / 2 + 1;
     let seed = format!("127.0.0.1:{}", u32::from(args.base_port) + 10000);
-    let mut children: Vec<(u16, Child)> = Vec::new();
+    let mut children = Children { group: None, nodes: Vec::new() };
     for i in 0..args.nodes {
         let port = args.base_port + i;
         let dir = args.dir.join(format!("node{}", i + 1));
@@ -53,11 +60,13 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         if i > 0 {
             cmd.arg("--seed").arg(&seed);
         }
+        supervise(&mut cmd, children.group);
         let child = cmd.spawn().with_context(|| format!("starting node {} on port {port}", i + 1))?;
-        children.push((port, child));
+        children.group.get_or_insert(child.id());
+        children.nodes.push((port, child));
     }
     let started = Instant::now();
-    for (port, _) in &children {
+    for (port, _) in &children.nodes {
         wait_for_ping(*port, Duration::from_secs(30)).with_context(|| format!("node on port {port} did not start"))?;
     }
     let last = args.base_port + args.nodes - 1;
@@ -73,27 +82,61 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     println!("  redis-cli -p {last} cluster nodes");
     println!("  redis-cli -p {} kv.preflist mykey", args.base_port);
     println!("Ctrl-C stops every node.");
-    let stop = stop_signal()?;
     loop {
         if stop.try_recv().is_ok() {
             break;
         }
         // A node that exits (say, `kill -9` to watch the others carry on) is reported and left
         // down; the demo ends when every node is gone.
-        children.retain_mut(|(port, c)| match c.try_wait() {
+        children.nodes.retain_mut(|(port, c)| match c.try_wait() {
             Ok(Some(status)) => {
                 eprintln!("node on port {port} exited ({status})");
                 false
             }
             _ => true,
         });
-        if children.is_empty() {
+        if children.nodes.is_empty() {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    stop_all(&mut children);
     Ok(())
+}
+
+/// Makes the node `cmd` starts die with the demo: SIGTERM when the demo's thread that started it
+/// ends (`PR_SET_PDEATHSIG`; the demo starts every node from its main thread), and membership of
+/// the nodes' process group `group` (a new group, led by the first node, when `None`).
+fn supervise(cmd: &mut Command, group: Option<u32>) {
+    let parent = std::process::id();
+    cmd.process_group(group.map_or(0, |g| g as i32));
+    // SAFETY: the closure runs in the child between fork and exec and only makes two
+    // async-signal-safe system calls.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The demo may have died before the line above: then no signal would ever come.
+            if libc::getppid() as u32 != parent {
+                return Err(std::io::Error::other("the demo exited while starting this node"));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The running nodes; dropping it stops them all, however `run` ends.
+struct Children {
+    /// Their process group (the first node's pid).
+    group: Option<u32>,
+    /// (client port, process).
+    nodes: Vec<(u16, Child)>,
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        stop_all(self.group, &mut self.nodes);
+    }
 }
 
 fn wait_for_ping(port: u16, within: Duration) -> anyhow::Result<()> {
@@ -117,31 +160,32 @@ fn wait_for_ping(port: u16, within: Duration) -> anyhow::Result<()> {
     }
 }
 
-/// A channel that receives one message on SIGINT or SIGTERM.
+/// A channel that receives a message on every SIGINT or SIGTERM (taken on the signal thread).
 fn stop_signal() -> anyhow::Result<std::sync::mpsc::Receiver<()>> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    std::thread::spawn(move || {
-        rt.block_on(async {
-            use tokio::signal::unix::{signal, SignalKind};
-            if let Ok(mut term) = signal(SignalKind::terminate()) {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            } else {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        });
-        let _ = tx.send(());
-    });
+    crate::signals::block()
+        .context("blocking SIGINT and SIGTERM")?
+        .spawn(move |_, _| {
+            let _ = tx.send(());
+        })
+        .context("starting the signal thread")?;
     Ok(rx)
 }
 
-fn stop_all(children: &mut [(u16, Child)]) {
-    for (_, c) in children.iter() {
-        // SIGTERM: each node shuts down gracefully.
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+fn stop_all(group: Option<u32>, children: &mut [(u16, Child)]) {
+    // SIGTERM: each node shuts down gracefully (the whole group, so none is missed).
+    // One SIGTERM each: a second one would cut the graceful stop short.
+    match group {
+        // SAFETY: killpg only sends a signal.
+        Some(g) => unsafe {
+            libc::killpg(g as i32, libc::SIGTERM);
+        },
+        None => {
+            for (_, c) in children.iter() {
+                // SAFETY: kill only sends a signal.
+                unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            }
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     for (port, c) in children.iter_mut() {
@@ -153,5 +197,9 @@ fn stop_all(children: &mut [(u16, Child)]) {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+    if let Some(g) = group {
+        // SAFETY: killpg only sends a signal. Whatever is left of the group (nothing, normally).
+        unsafe { libc::killpg(g as i32, libc::SIGKILL) };
     }
 }

@@ -28,7 +28,8 @@
 //! 9. [`membership`] — gossip, failure detector, `CLUSTER MEET`/`FORGET`; publishes the view.
 //!
 //! [`node`] wires these together; [`config`] is the TOML + CLI configuration; [`clock`] is the
-//! wall-clock seam used for TTLs.
+//! wall-clock seam used for TTLs; [`telemetry`] is the logger that never blocks nor panics;
+//! [`metrics`] holds the `INFO stats` numbers that are more than a counter.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
@@ -38,11 +39,15 @@ pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod coordinator;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod membership;
+pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod resp;
 pub mod ring;
 pub mod rpc;
 pub mod storage;
+pub mod telemetry;
 pub mod version;

@@ -1,15 +1,21 @@
 //! The `cartwheel` binary: parse the command line, load the configuration, start logging, run a
-//! node until SIGINT/SIGTERM/`SHUTDOWN`, then shut it down gracefully.
+//! node until SIGINT/SIGTERM/`SHUTDOWN`, then shut it down gracefully: a second signal exits at
+//! once (status 128 + signal), a stop that takes longer than `shutdown-timeout-ms` exits with
+//! status 2 (`signals`).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use cartwheel::config::{Config, Overrides};
-use cartwheel::node::NodeHandle;
+use cartwheel::node::{Node, NodeHandle};
+use cartwheel::telemetry;
 
 mod demo;
 mod healthcheck;
+mod signals;
 
 /// Cartwheel: a Dynamo-style replicated key-value store that speaks the Redis protocol.
 #[derive(Debug, Parser)]
@@ -38,47 +44,37 @@ fn main() -> anyhow::Result<()> {
         None => {}
     }
     let cfg = Config::load(&cli.overrides).context("loading configuration")?;
-    init_logging(&cfg.loglevel);
+    // Before any other thread exists, so that only the signal thread ever takes them.
+    let signals = signals::block().context("blocking SIGINT and SIGTERM")?;
+    telemetry::init(&cfg.loglevel);
+    let running: Arc<OnceLock<Arc<Node>>> = Arc::new(OnceLock::new());
+    let target = Arc::clone(&running);
+    signals
+        .spawn(move |sig, n| match (n, target.get()) {
+            (1, Some(node)) => {
+                tracing::warn!(signal = signals::name(sig), "signal received, shutting down (again to exit at once)");
+                node.request_shutdown();
+            }
+            _ => {
+                tracing::warn!(signal = signals::name(sig), "signal received, exiting now");
+                signals::exit_now(128 + sig);
+            }
+        })
+        .context("starting the signal thread")?;
+    let stop_timeout = Duration::from_millis(cfg.shutdown_timeout_ms);
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if cfg.worker_threads > 0 {
         rt.worker_threads(cfg.worker_threads);
     }
     let rt = rt.enable_all().thread_name("cartwheel-worker").build().context("starting the async runtime")?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let handle = NodeHandle::start(cfg).await.context("starting the node")?;
-        let node = std::sync::Arc::clone(handle.node());
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::warn!("signal received, shutting down");
-            node.request_shutdown();
-        });
+        let node = Arc::clone(handle.node());
+        signals::spawn_watchdog(node.shutdown_requested(), stop_timeout).context("starting the watchdog")?;
+        let _ = running.set(node);
         handle.run_until_shutdown().await;
         Ok(())
-    })
-}
-
-fn init_logging(level: &str) {
-    let default = match level {
-        "debug" => "debug",
-        "verbose" => "info,cartwheel=debug",
-        "warning" => "warn",
-        _ => "info",
-    };
-    let filter = EnvFilter::try_from_env("CARTWHEEL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    });
+    telemetry::flush(Duration::from_secs(1));
+    result
 }

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, ClusterClock, SystemClock};
 use crate::cluster::{start as cluster_start, Cluster};
 use crate::config::Config;
 use crate::coordinator::{spawn_sweeper, CoordConfig, CoordError, Coordinator, HintLimits};
@@ -74,6 +74,8 @@ pub struct ServerStats {
     pub net_input_bytes: AtomicU64,
     /// Bytes written to clients.
     pub net_output_bytes: AtomicU64,
+    /// Keyspace hits and misses, instantaneous rates.
+    pub metrics: crate::metrics::Metrics,
     commands_by_name: DashMap<&'static str, CommandStat>,
     errors_by_prefix: DashMap<String, AtomicU64>,
 }
@@ -134,6 +136,12 @@ impl ServerStats {
         v
     }
 
+    /// Feeds the commands and byte counters to the instantaneous rates (every 100 ms).
+    pub fn sample_rates(&self, now: tokio::time::Instant) {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        self.metrics.sample(now, load(&self.commands), load(&self.net_input_bytes), load(&self.net_output_bytes));
+    }
+
     /// `CONFIG RESETSTAT`.
     pub fn reset(&self) {
         for c in [
@@ -149,6 +157,7 @@ impl ServerStats {
         }
         self.commands_by_name.clear();
         self.errors_by_prefix.clear();
+        self.metrics.reset();
     }
 }
 
@@ -185,6 +194,11 @@ impl Node {
         self.config.store(Arc::new(cfg));
     }
 
+    /// Turns true when a graceful shutdown has been requested (the watchdog in `main` waits on it).
+    pub fn shutdown_requested(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
     /// Asks the node to shut down gracefully.
     pub fn request_shutdown(&self) {
         self.shutdown.send_replace(true);
@@ -210,7 +224,22 @@ impl NodeHandle {
     /// Like [`NodeHandle::start`], with the node-to-node traffic on `net` (the simulated network
     /// in tests; `None` = TCP). On a simulated network the node listens on its announced address.
     pub async fn start_on(cfg: Config, net: Option<Arc<dyn Network>>) -> Result<NodeHandle, NodeError> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        NodeHandle::start_clocked(cfg, net, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`NodeHandle::start_on`], with the node's wall clock (TTLs, HLC timestamps, the start
+    /// of its transport clock) read from `clock` — tests skew it.
+    pub async fn start_clocked(
+        cfg: Config,
+        net: Option<Arc<dyn Network>>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<NodeHandle, NodeError> {
+        // A cluster node's time is its peers' and its own median (see `clock/cluster.rs`).
+        let cluster_clock = cfg.cluster_enabled.then(|| Arc::new(ClusterClock::new(Arc::clone(&clock))));
+        let clock: Arc<dyn Clock> = match &cluster_clock {
+            Some(c) => Arc::clone(c) as Arc<dyn Clock>,
+            None => clock,
+        };
         let node_id = load_node_id(&cfg.dir)?;
         let store: Arc<dyn Store> = Arc::new(FjallStore::open(&cfg.dir, cfg.cache_size_mb << 20)?);
         let durability = Durability::start(Arc::clone(&store), cfg.fsync);
@@ -239,11 +268,11 @@ impl NodeHandle {
         }
         let addrs: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let prepared = match (cfg.cluster_enabled, addrs.first()) {
-            (true, Some(&client)) => {
+        let prepared = match (cluster_clock, addrs.first()) {
+            (Some(cluster_clock), Some(&client)) => {
                 let simulated = net.is_some();
                 let net: Arc<dyn Network> = net.unwrap_or_else(|| Arc::new(TcpNetwork::new()));
-                Some(cluster_start::prepare(&cfg, node_id, client, Arc::clone(&coord), net, simulated)?)
+                Some(cluster_start::prepare(&cfg, node_id, client, Arc::clone(&coord), net, simulated, cluster_clock)?)
             }
             _ => None,
         };
@@ -267,6 +296,8 @@ impl NodeHandle {
         for l in listeners {
             tasks.spawn(accept_loop(Arc::clone(&node), l, shutdown_rx.clone(), tasks.clone()));
         }
+        let sampled = Arc::clone(&node);
+        tasks.spawn(crate::metrics::run_sampler(move |now| sampled.stats.sample_rates(now), shutdown_rx.clone()));
         let period = Duration::from_millis(1000 / u64::from(cfg.hz.max(1)));
         let (sweeper, _) = spawn_sweeper(coord, period, cfg.expire_keys_per_tick, shutdown_rx.clone());
         tasks.spawn(async move {

@@ -37,6 +37,10 @@ async fn kill9_during_writes(n: usize) {
     let mut writers = Vec::new();
     for w in 0..WRITERS {
         let mut conn = c.conn(w).await;
+        // A write whose coordinator was just killed may wait out one rpc-timeout-ms (1 s here)
+        // before it is sent to the next replica (the late-request fence); the redis crate's
+        // default response timeout (500 ms) would give up first.
+        conn.set_response_timeout(Duration::from_secs(5));
         let (acked, count, stopping) = (Arc::clone(&acked), Arc::clone(&count), Arc::clone(&stopping));
         writers.push(tokio::spawn(async move {
             let deadline = Instant::now() + Duration::from_secs(60);

@@ -189,11 +189,12 @@ impl Cluster {
         let topo = self.topology();
         let me = topo.me();
         self.coord.flush_all().map_err(|e| CallError::Remote(e.to_string()))?;
+        // An error reply only once the flush can no longer run late on that member.
         let calls = topo
             .peers()
             .iter()
             .filter(|p| p.member.id != me)
-            .map(|p| self.call(p.member.cluster_addr, &Request::FlushAll));
+            .map(|p| self.call_settled(p.member.cluster_addr, &Request::FlushAll));
         for r in join_all(calls).await {
             r?;
         }

@@ -2,13 +2,16 @@
 //! ([`crate::rpc`]), encoded with postcard (serde). The transport frame carries the protocol
 //! version; [`MESSAGES_VERSION`] is checked on top so that a node never misreads a message of a
 //! newer layout. Decoding untrusted bytes returns an error, never panics; postcard allocates at
-//! most what the (bounded) frame holds.
+//! most what the (bounded) frame holds, and replies may nest at most
+//! [`MAX_REPLY_DEPTH`] levels (serde recurses per level: unbounded, a message of nested arrays
+//! overflowed the stack).
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::resp::reply::Reply;
+use crate::resp::reply_depth::{self, MAX_REPLY_DEPTH};
 
 /// Version of the message layout below.
 pub const MESSAGES_VERSION: u8 = 1;
@@ -61,6 +64,12 @@ pub enum Request {
     /// Delete these tombstones if your copy is still exactly this set (every replica acknowledged
     /// them) → [`Response::Count`] (how many were reaped).
     Reap(Vec<KeyVersion>),
+    /// Nothing; answered with [`Response::Ack`]. A node starting up pings the members whose
+    /// clocks have not voted yet, so that it learns their clocks (every answer carries one).
+    Ping,
+    /// How many of these keys you keep hints of (for any target) → [`Response::Count`]. Asked
+    /// of every member before a fully acknowledged tombstone is reaped (`reap.rs`).
+    HintsFor(Vec<Bytes>),
 }
 
 /// A forwarded command with the client's per-connection settings.
@@ -106,6 +115,9 @@ pub enum MessageError {
     /// Malformed.
     #[error("malformed message: {0}")]
     Malformed(String),
+    /// A reply nests arrays, maps or sets deeper than this many levels.
+    #[error("malformed message: reply nested deeper than {0} levels")]
+    TooDeep(usize),
 }
 
 fn encode<T: Serialize>(m: &T) -> Bytes {
@@ -119,9 +131,11 @@ fn encode<T: Serialize>(m: &T) -> Bytes {
 
 fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Result<T, MessageError> {
     match b.split_first() {
-        Some((&MESSAGES_VERSION, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| MessageError::Malformed(e.to_string()))
-        }
+        Some((&MESSAGES_VERSION, rest)) => match reply_depth::decode_bounded(|| postcard::from_bytes(rest)) {
+            (Ok(m), _) => Ok(m),
+            (Err(_), true) => Err(MessageError::TooDeep(MAX_REPLY_DEPTH)),
+            (Err(e), false) => Err(MessageError::Malformed(e.to_string())),
+        },
         Some((&v, _)) => Err(MessageError::Version(v)),
         None => Err(MessageError::Version(0)),
     }
@@ -167,6 +181,8 @@ mod tests {
             Request::Scan { ranges: vec![(Bytes::new(), Bytes::from_static(b"\xff"))], limit: 10 },
             Request::CountSlots(vec![(0, 16383)]),
             Request::FlushAll,
+            Request::Ping,
+            Request::HintsFor(vec![Bytes::from_static(b"k")]),
             Request::Gossip(Bytes::from_static(b"g")),
             Request::Hinted(vec![HintedVersion {
                 target: [3; 20],
@@ -183,6 +199,36 @@ mod tests {
         assert_eq!(Response::decode(&resp.encode()), Ok(resp));
         let stored = Response::Stored(vec![true, false]);
         assert_eq!(Response::decode(&stored.encode()), Ok(stored));
+    }
+
+    fn nested(levels: usize) -> Reply {
+        (0..levels).fold(Reply::Int(7), |inner, i| match i % 3 {
+            0 => Reply::Array(vec![inner]),
+            1 => Reply::Map(vec![(Reply::Nil, inner)]),
+            _ => Reply::Set(vec![inner]),
+        })
+    }
+
+    /// Found by the `cluster_messages` fuzz target (`fuzz/regressions/cluster_messages/`): reply
+    /// decoding recursed once per level without bound and overflowed the stack.
+    #[test]
+    fn reply_nesting_is_bounded() {
+        let deepest = Response::Reply(nested(MAX_REPLY_DEPTH));
+        assert_eq!(Response::decode(&deepest.encode()), Ok(deepest));
+        let too_deep = Response::Reply(nested(MAX_REPLY_DEPTH + 1)).encode();
+        assert_eq!(Response::decode(&too_deep), Err(MessageError::TooDeep(128)));
+        assert_eq!(MessageError::TooDeep(128).to_string(), "malformed message: reply nested deeper than 128 levels");
+        // A hostile message: a million one-element arrays in 2 MB, an error and no stack overflow.
+        let mut hostile = vec![MESSAGES_VERSION, 2];
+        for _ in 0..1_000_000 {
+            hostile.extend_from_slice(&[6, 1]);
+        }
+        hostile.extend_from_slice(&[2, 0]);
+        assert_eq!(Response::decode(&hostile), Err(MessageError::TooDeep(128)));
+        // The bound is per decode: a refused message leaves the next one unaffected.
+        let ok = Response::Reply(nested(100));
+        assert_eq!(Response::decode(&ok.encode()), Ok(ok));
+        assert!(matches!(Response::decode(&[MESSAGES_VERSION, 2, 6, 1]), Err(MessageError::Malformed(_))));
     }
 
     #[test]

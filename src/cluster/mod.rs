@@ -35,6 +35,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use thiserror::Error;
 
+use crate::clock::ClusterClock;
 use crate::coordinator::Coordinator;
 use crate::membership::Membership;
 use crate::rpc::{RpcClient, RpcError};
@@ -85,8 +86,14 @@ pub struct ClusterStats {
     pub hinted_here: AtomicU64,
     /// Tombstones every replica acknowledged, sent to be reaped.
     pub reaps_sent: AtomicU64,
+    /// Fully acknowledged tombstones not reaped because some member held a hint of the key (or
+    /// could not be asked); the grace-period sweep reaps them.
+    pub reaps_deferred: AtomicU64,
     /// Hints this node delivered to their targets.
     pub hints_replayed: AtomicU64,
+    /// Requests from other nodes dropped unrun because they arrived after their sender's deadline
+    /// (the late-request fence, `service.rs`).
+    pub late_dropped: AtomicU64,
 }
 
 /// A request to one peer failed.
@@ -123,6 +130,7 @@ pub struct Cluster {
     rpc: Arc<RpcClient>,
     membership: Arc<Membership>,
     coord: Arc<Coordinator>,
+    clock: Arc<ClusterClock>,
     /// Whether this node has joined: its ring includes the other members. A node started with
     /// seeds knows only itself until its first gossip exchange, and a ring of one would place
     /// every key on it alone; until then it coordinates nothing (`-TRYAGAIN`).
@@ -139,6 +147,7 @@ impl Cluster {
         rpc: Arc<RpcClient>,
         membership: Arc<Membership>,
         coord: Arc<Coordinator>,
+        clock: Arc<ClusterClock>,
     ) -> Cluster {
         Cluster {
             settings,
@@ -146,6 +155,7 @@ impl Cluster {
             rpc,
             membership,
             coord,
+            clock,
             ready: AtomicBool::new(true),
             stats: ClusterStats::default(),
         }
@@ -186,9 +196,43 @@ impl Cluster {
         &self.coord
     }
 
+    /// Cluster time: this node's and its peers' median clock.
+    pub fn clock(&self) -> &Arc<ClusterClock> {
+        &self.clock
+    }
+
     /// Sends `req` to the peer at `addr` and waits (bounded by the RPC deadline) for its answer.
     pub async fn call(&self, addr: SocketAddr, req: &Request) -> Result<Response, CallError> {
-        let result = self.rpc.call(addr, req.encode(), self.settings.rpc_timeout).await;
+        self.call_until(addr, req, tokio::time::Instant::now() + self.settings.rpc_timeout).await
+    }
+
+    /// [`Cluster::call`] for a request that acts on the peer's state when it runs there (a fenced
+    /// one: `Forward`, `FlushAll`): when it fails, returns only once it can no longer take effect
+    /// on the peer, so that the caller may answer its client or send a second copy. That is at
+    /// once when it was never sent, the peer answered, or the call timed out (at the deadline the
+    /// request carries, after which the peer's fence refuses it); after the connection closed
+    /// under it, at that deadline — unless a fresh connect is refused: nothing listens there any
+    /// more (`kill -9`, a crash), so no process can still run it.
+    pub async fn call_settled(&self, addr: SocketAddr, req: &Request) -> Result<Response, CallError> {
+        let deadline = tokio::time::Instant::now() + self.settings.rpc_timeout;
+        let result = self.call_until(addr, req, deadline).await;
+        if matches!(result, Err(CallError::Rpc(RpcError::Closed))) {
+            let gone = matches!(tokio::time::timeout_at(deadline, self.rpc.refuses(addr)).await, Ok(true));
+            if !gone {
+                tokio::time::sleep_until(deadline).await;
+            }
+        }
+        result
+    }
+
+    /// [`Cluster::call`] giving up at `ends` (which the request carries as its deadline).
+    async fn call_until(
+        &self,
+        addr: SocketAddr,
+        req: &Request,
+        ends: tokio::time::Instant,
+    ) -> Result<Response, CallError> {
+        let result = self.rpc.call_until(addr, req.encode(), ends).await;
         let bytes = match result {
             Ok(b) => b,
             Err(e) => {

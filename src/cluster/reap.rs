@@ -5,13 +5,22 @@
 //! that tombstone* (`Coordinator::reap`). A write that arrived meanwhile changes the copy, and the
 //! key is then kept. Tombstones that never reached all N (a replica was down, the delete went to
 //! a fallback) wait for the grace-period sweep instead.
+//!
+//! Before reaping, every member is asked whether it keeps a **hint** of any of the keys
+//! (`Request::HintsFor`): a hint of an older version, waiting on a fallback that cannot reach its
+//! target, would otherwise be delivered after the reap and bring that version back as new (the
+//! fault-injection checker's long run caught exactly that: a fallback partitioned for 26 s held a
+//! `SET` that an acknowledged `DEL` had replaced). If any member holds one, or cannot be asked,
+//! the batch is left to the grace-period sweep. A hint still on its way cannot slip past the
+//! question: the delay is at least the rpc timeout, and a `Hinted` or `Replicate` request that
+//! arrives after its sender's deadline is dropped unrun (`service.rs`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::messages::{KeyVersion, Request};
+use super::messages::{KeyVersion, Request, Response};
 use super::Cluster;
 use crate::coordinator::tombstone_only;
 use crate::storage::keys;
@@ -30,9 +39,34 @@ impl Cluster {
         }
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            tokio::time::sleep(this.settings.reap_delay).await;
+            // At least the rpc timeout: a hint or replica write of an older version that was sent
+            // before the tombstone was acknowledged has arrived by then, or will be refused as late.
+            tokio::time::sleep(this.settings.reap_delay.max(this.settings.rpc_timeout)).await;
+            if this.hints_anywhere(&tombstones).await {
+                this.stats.reaps_deferred.fetch_add(tombstones.len() as u64, Ordering::Relaxed);
+                return;
+            }
             this.reap_everywhere(tombstones).await;
         });
+    }
+
+    /// Whether any member (this node included) keeps a hint of one of `tombstones`' keys, or
+    /// could not be asked.
+    async fn hints_anywhere(self: &Arc<Self>, tombstones: &[KeyVersion]) -> bool {
+        let keys: Vec<Bytes> = tombstones.iter().map(|t| t.key.clone()).collect();
+        if !matches!(self.coord.hinted_keys(&keys), Ok(0)) {
+            return true;
+        }
+        let topo = self.topology();
+        let me = topo.me();
+        let request = Request::HintsFor(keys);
+        let calls = topo
+            .peers()
+            .iter()
+            .filter(|p| p.member.id != me)
+            .map(|p| self.call(p.member.cluster_addr, &request))
+            .collect::<Vec<_>>();
+        futures_util::future::join_all(calls).await.into_iter().any(|r| !matches!(r, Ok(Response::Count(0))))
     }
 
     async fn reap_everywhere(self: &Arc<Self>, tombstones: Vec<KeyVersion>) {

@@ -135,7 +135,10 @@ fn safe_to_resend(spec: &CommandSpec, args: &[Bytes]) -> bool {
     }
 }
 
-/// Forwards to the first candidate; on failure, to the next one when that is safe.
+/// Forwards to the first candidate; on failure, to the next one when that is safe. Neither the
+/// second copy nor an error reply goes out before the first copy can no longer take effect
+/// ([`Cluster::call_settled`]): the two copies are never both live, and a client told of a failure
+/// may write again at once without the first copy landing after that write.
 async fn forward_with_retry(
     ctx: Ctx<'_>,
     session: &mut Session,
@@ -207,7 +210,8 @@ async fn run_here(ctx: Ctx<'_>, session: &mut Session, args: &[Bytes], positions
     }
 }
 
-/// Sends the command to `peer` and returns its reply.
+/// Sends the command to `peer` and returns its reply; a failure is returned once the forward can no
+/// longer run there.
 async fn forward(cluster: &Arc<Cluster>, c: Consistency, peer: &Peer, args: &[Bytes]) -> Result<Reply, CallError> {
     cluster.stats.forwarded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let req = Request::Forward(Forward {
@@ -216,13 +220,14 @@ async fn forward(cluster: &Arc<Cluster>, c: Consistency, peer: &Peer, args: &[By
         w: c.w.map(|q| q as u32),
         strict: c.strict,
     });
-    match cluster.call(peer.member.cluster_addr, &req).await? {
+    match cluster.call_settled(peer.member.cluster_addr, &req).await? {
         Response::Reply(reply) => Ok(reply),
         _ => Err(CallError::Unexpected),
     }
 }
 
-/// A split part's reply: the peer's, or the error of not reaching it.
+/// A split part's reply: the peer's, or the error of not reaching it (given once the part can no
+/// longer run there).
 async fn forward_part(cluster: &Arc<Cluster>, c: Consistency, peer: &Peer, args: &[Bytes]) -> Reply {
     forward(cluster, c, peer, args).await.unwrap_or_else(|e| unanswered(cluster, peer, &e))
 }

@@ -3,6 +3,18 @@
 //! coordinator, keep hints for other nodes (sloppy quorum), reap fully acknowledged tombstones,
 //! serve cluster-wide scans and counts, and answer gossip.
 //!
+//! **The late-request fence.** Requests whose effect depends on this node's state when they run —
+//! `Forward` (the command reads the coordinator's copy and makes a new version from it), `Reap`
+//! and `FlushAll` — carry their sender's deadline in this node's time (`rpc/clock.rs`). One that
+//! arrives after it is dropped unrun (`late_requests_dropped`); one that is running when it passes
+//! writes nothing from then on (`coordinator::fenced`, `late_writes_refused`). So a forward held in
+//! TCP buffers across a partition, or read by a node thawed after `SIGSTOP`, can never overwrite
+//! the writes acknowledged while its sender had given up on it. `Replicate` and `Hinted` merge
+//! versions that already exist, which is safe late *while the key is stored*; but once every
+//! replica has reaped a key's tombstone, a version merged late would come back as new. So they are
+//! dropped unrun when they arrive late too (their sender counted them as failed already: a write
+//! quorum never includes them, a hint replay retries); once running, a merge is not interrupted.
+//!
 //! A replica acknowledges a `Replicate` only after the merged versions are as durable as the
 //! node's `fsync` policy promises (handed to the OS, or synced under `always`), so a W-quorum ack
 //! means what a client's ack means on one node.
@@ -12,18 +24,34 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use tokio::time::Instant;
 
 use super::messages::{Forward, HintedVersion, KeyVersion, Request, Response};
 use super::Cluster;
 use crate::command::{self, Session};
-use crate::coordinator::{CoordError, Coordinator, HintOutcome};
+use crate::coordinator::{fenced, CoordError, Coordinator, HintOutcome};
 use crate::node::Node;
 use crate::resp::clients::ClientEntry;
 use crate::version::{codec, DvvSet, NodeId};
 
-/// Handles one request from the peer at `from`; always produces an encoded [`Response`].
-pub async fn handle(node: &Arc<Node>, cluster: &Arc<Cluster>, from: SocketAddr, request: &[u8]) -> Bytes {
+/// Handles one request from the peer at `from`, whose sender waits until `deadline` (this node's
+/// time); always produces an encoded [`Response`].
+pub async fn handle(
+    node: &Arc<Node>,
+    cluster: &Arc<Cluster>,
+    from: SocketAddr,
+    request: &[u8],
+    deadline: Option<Instant>,
+) -> Bytes {
     let response = match Request::decode(request) {
+        Ok(req) if fenced_kind(&req) => match deadline {
+            Some(d) if Instant::now() >= d => {
+                cluster.stats.late_dropped.fetch_add(1, Ordering::Relaxed);
+                Response::Error("LATE the request arrived after its sender's deadline; it was not run".into())
+            }
+            Some(d) => fenced(d, answer(node, cluster, from, req)).await,
+            None => answer(node, cluster, from, req).await,
+        },
         Ok(req) => answer(node, cluster, from, req).await,
         Err(e) => {
             tracing::warn!(peer = %from, error = %e, "undecodable cluster request");
@@ -31,6 +59,14 @@ pub async fn handle(node: &Arc<Node>, cluster: &Arc<Cluster>, from: SocketAddr, 
         }
     };
     response.encode()
+}
+
+/// Requests whose effect depends on this node's state when they run (see the module docs).
+fn fenced_kind(req: &Request) -> bool {
+    matches!(
+        req,
+        Request::Forward(_) | Request::Reap(_) | Request::FlushAll | Request::Replicate(_) | Request::Hinted(_)
+    )
 }
 
 async fn answer(node: &Arc<Node>, cluster: &Arc<Cluster>, from: SocketAddr, req: Request) -> Response {
@@ -63,6 +99,11 @@ async fn answer(node: &Arc<Node>, cluster: &Arc<Cluster>, from: SocketAddr, req:
         Request::Forward(f) => Response::Reply(run_forwarded(node, cluster, from, f).await),
         Request::Scan { ranges, limit } => match coord.scan_ranges(&ranges, limit.min(100_000) as usize) {
             Ok(keys) => Response::Keys(keys),
+            Err(e) => Response::Error(e.to_string()),
+        },
+        Request::Ping => Response::Ack,
+        Request::HintsFor(keys) => match coord.hinted_keys(&keys) {
+            Ok(n) => Response::Count(n),
             Err(e) => Response::Error(e.to_string()),
         },
         Request::CountSlots(ranges) => {

@@ -8,18 +8,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::join_all;
 use thiserror::Error;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use super::messages::{Request, Response};
 use super::{service, Cluster, ClusterSettings, Peer, Topology};
+use crate::clock::ClusterClock;
 use crate::config::Config;
 use crate::coordinator::Coordinator;
 use crate::membership::{BoxFuture, ClusterView, GossipConfig, GossipTransport, Health, LocalMember, Membership};
 use crate::net::Network;
 use crate::node::Node;
-use crate::rpc::{Handler, PeerInfo, RpcClient, RpcConfig, RpcServer};
+use crate::rpc::{Handler, LocalClock, PeerInfo, RpcClient, RpcConfig, RpcServer};
 use crate::version::NodeId;
 
 /// Why the cluster part could not start.
@@ -107,12 +109,16 @@ pub fn prepare(
     coord: Arc<Coordinator>,
     net: Arc<dyn Network>,
     listen_on_announce: bool,
+    clock: Arc<ClusterClock>,
 ) -> Result<Prepared, StartError> {
     let (listen, announce) = addresses(cfg, client)?;
     let listen = if listen_on_announce { announce } else { listen };
     let generation = next_generation(&cfg.dir)?;
     let secret = cfg.cluster_secret.clone().unwrap_or_default();
-    let rpc_cfg = RpcConfig::new(&cfg.cluster_name, &secret, node_id, announce);
+    let mut rpc_cfg = RpcConfig::new(&cfg.cluster_name, &secret, node_id, announce);
+    rpc_cfg.clock = LocalClock::starting_at(clock.own().now_us());
+    rpc_cfg.wall = Arc::clone(clock.own());
+    rpc_cfg.cluster_clock = Some(Arc::clone(&clock));
     let rpc = Arc::new(RpcClient::new(Arc::clone(&net), rpc_cfg.clone())?);
     let timeout = Duration::from_millis(cfg.rpc_timeout_ms);
     let me = LocalMember {
@@ -123,6 +129,7 @@ pub fn prepare(
         weight: cfg.weight,
         vnodes: cfg.vnodes,
         generation,
+        replicas: cfg.replicas,
     };
     let gossip_cfg = GossipConfig {
         interval: Duration::from_millis(cfg.gossip_interval_ms),
@@ -142,7 +149,7 @@ pub fn prepare(
         reap_delay: Duration::from_millis(cfg.tombstone_reap_delay_ms),
     };
     let topology = topology_of(&membership.view(), cfg.replicas);
-    let cluster = Arc::new(Cluster::new(settings, topology, rpc, membership, coord));
+    let cluster = Arc::new(Cluster::new(settings, topology, rpc, membership, coord, clock));
     let mut seeds = Vec::new();
     for s in &cfg.seeds {
         match s.parse::<SocketAddr>() {
@@ -173,11 +180,7 @@ pub async fn serve(
     tasks.spawn(super::handoff::run(Arc::clone(&p.cluster), shutdown.clone()));
     // Seeds that never answer must not keep this node from serving for ever.
     let patience = p.cluster.settings().rpc_timeout.max(Duration::from_secs(1)) * 5;
-    let waiting = Arc::clone(&p.cluster);
-    tasks.spawn(async move {
-        tokio::time::sleep(patience).await;
-        waiting.set_ready(true);
-    });
+    tasks.spawn(become_ready(Arc::clone(&p.cluster), patience, shutdown.clone()));
     let cluster = Arc::clone(&p.cluster);
     let replicas = p.replicas;
     let mut views = membership.subscribe();
@@ -191,15 +194,56 @@ pub async fn serve(
                     }
                     let view = Arc::clone(&views.borrow_and_update());
                     cluster.set_topology(topology_of(&view, replicas));
-                    if view.members.len() > 1 {
-                        cluster.set_ready(true);
-                    }
                 }
                 _ = stop.wait_for(|s| *s) => return,
             }
         }
     });
     Ok(addr)
+}
+
+/// Peer clocks a node waits for before it coordinates: every other member's, up to this many
+/// (with its own, five votes outvote two wrong clocks).
+const READY_VOTES: usize = 4;
+
+/// Makes a node started with seeds ready to coordinate once its ring includes the other members
+/// *and* the clocks of the other members (up to [`READY_VOTES`]) vote for its cluster time — so
+/// that a node started with a wrong wall clock never stamps a write with it (with one peer vote
+/// the median of two clocks is their average) — or, if that does not happen (a member is down),
+/// after `patience`, with a warning.
+async fn become_ready(cluster: Arc<Cluster>, patience: Duration, mut shutdown: watch::Receiver<bool>) {
+    let give_up = tokio::time::Instant::now() + patience;
+    while !cluster.ready() {
+        let others = cluster.topology().peers().len().saturating_sub(1);
+        let votes = cluster.clock().peer_votes();
+        if others > 0 && votes >= others.min(READY_VOTES) {
+            cluster.set_ready(true);
+            return;
+        }
+        if tokio::time::Instant::now() >= give_up {
+            if others > 0 {
+                tracing::warn!(others, clock_votes = votes, "ready without the clocks of every other member");
+            }
+            cluster.set_ready(true);
+            return;
+        }
+        // Every answer carries the answerer's clock: ask the other members rather than wait for
+        // gossip to come round to each of them.
+        let topo = cluster.topology();
+        let pings = topo
+            .peers()
+            .iter()
+            .filter(|p| p.member.id != topo.me())
+            .map(|p| cluster.call(p.member.cluster_addr, &Request::Ping));
+        tokio::select! {
+            _ = join_all(pings) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
 }
 
 /// The topology of a membership view.
@@ -253,10 +297,11 @@ impl Handler for NodeService {
         &self,
         from: PeerInfo,
         request: Bytes,
+        deadline: Option<tokio::time::Instant>,
     ) -> futures_util::future::BoxFuture<'static, Result<Bytes, String>> {
         let node = Arc::clone(&self.node);
         let cluster = Arc::clone(&self.cluster);
-        Box::pin(async move { Ok(service::handle(&node, &cluster, from.advertise, &request).await) })
+        Box::pin(async move { Ok(service::handle(&node, &cluster, from.advertise, &request, deadline).await) })
     }
 
     fn one_way(&self, from: PeerInfo, message: Bytes) {

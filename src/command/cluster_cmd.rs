@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use super::args::{is, parse_i64};
-use super::errors;
+use super::{cluster_state, errors};
 use crate::cluster::{Cluster, Peer, Topology};
 use crate::node::Node;
 use crate::resp::reply::Reply;
@@ -32,7 +32,7 @@ pub(super) async fn cluster(node: &Node, a: &[Bytes]) -> Reply {
     if is(sub, "myid") {
         Reply::bulk_string(topo.me().to_hex())
     } else if is(sub, "info") {
-        Reply::Verbatim(Bytes::from(info(c, &topo)))
+        Reply::Verbatim(Bytes::from(info(c, &topo, !node.config().seeds.is_empty())))
     } else if is(sub, "nodes") {
         Reply::Verbatim(Bytes::from(nodes(&topo)))
     } else if is(sub, "slots") {
@@ -65,17 +65,18 @@ fn slot_arg(arg: &[u8]) -> Result<u16, Reply> {
     }
 }
 
-fn info(c: &Cluster, topo: &Topology) -> String {
-    let ok = (0..SLOTS).filter(|&s| topo.coordinator(s).is_some()).count();
+fn info(c: &Cluster, topo: &Topology, has_seeds: bool) -> String {
     let pfail = topo.peers().iter().filter(|p| !p.healthy && !p.failed).count();
     let fail = topo.peers().iter().filter(|p| p.failed).count();
     let s = c.settings();
+    let state = cluster_state::of(topo, s.write_quorum, has_seeds);
     let lines = [
-        format!("cluster_state:{}", if ok == usize::from(SLOTS) { "ok" } else { "fail" }),
+        format!("cluster_state:{}", state.state()),
+        format!("cluster_state_reason:{}", state.reason.as_str()),
         format!("cluster_slots_assigned:{}", if topo.peers().is_empty() { 0 } else { SLOTS }),
-        format!("cluster_slots_ok:{ok}"),
-        format!("cluster_slots_pfail:{}", if pfail > 0 { usize::from(SLOTS) - ok } else { 0 }),
-        format!("cluster_slots_fail:{}", usize::from(SLOTS) - ok),
+        format!("cluster_slots_ok:{}", state.slots_ok),
+        format!("cluster_slots_pfail:{}", state.slots_degraded),
+        format!("cluster_slots_fail:{}", state.slots_fail()),
         format!("cluster_known_nodes:{}", topo.peers().len()),
         format!("cluster_size:{}", topo.peers().len()),
         format!("cluster_current_epoch:{}", topo.epoch()),

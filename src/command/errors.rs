@@ -60,6 +60,10 @@ pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> Reply {
 
 /// A storage or decoding failure.
 pub fn internal(e: &CoordError) -> Reply {
+    if let CoordError::Late = e {
+        // A fenced request from another node, which no longer waits for this reply.
+        return Reply::error(e.to_string());
+    }
     tracing::error!(error = %e, "command failed");
     Reply::error(format!("ERR {e}"))
 }

@@ -123,14 +123,17 @@ fn render(node: &Node, section: &str, o: &mut String) {
             let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
             kv("total_connections_received", &load(&st.connections_received));
             kv("total_commands_processed", &load(&st.commands));
-            kv("instantaneous_ops_per_sec", &0);
+            kv("instantaneous_ops_per_sec", &st.metrics.ops_per_sec());
             kv("total_net_input_bytes", &load(&st.net_input_bytes));
             kv("total_net_output_bytes", &load(&st.net_output_bytes));
+            let (kin, kout) = st.metrics.kbps();
+            kv("instantaneous_input_kbps", &format!("{kin:.2}"));
+            kv("instantaneous_output_kbps", &format!("{kout:.2}"));
             kv("rejected_connections", &load(&st.rejected_connections));
             kv("expired_keys", &coord.stats().expired_keys.load(Ordering::Relaxed));
             kv("evicted_keys", &0);
-            kv("keyspace_hits", &0);
-            kv("keyspace_misses", &0);
+            kv("keyspace_hits", &st.metrics.keyspace_hits());
+            kv("keyspace_misses", &st.metrics.keyspace_misses());
             kv("total_error_replies", &load(&st.error_replies));
             kv("acl_access_denied_auth", &load(&st.auth_failures));
         }
@@ -156,6 +159,12 @@ fn render(node: &Node, section: &str, o: &mut String) {
             Some(c) => {
                 let topo = c.topology();
                 kv("cluster_enabled", &1);
+                let state = super::cluster_state::of(&topo, c.settings().write_quorum, !cfg.seeds.is_empty());
+                kv("cluster_state", &state.state());
+                kv("cluster_state_reason", &state.reason.as_str());
+                kv("cluster_slots_ok", &state.slots_ok);
+                kv("cluster_slots_fail", &state.slots_fail());
+                kv("cluster_members_refused", &c.membership().stats().members_refused);
                 kv("cluster_members", &topo.peers().len());
                 kv("cluster_members_up", &topo.peers().iter().filter(|p| p.healthy).count());
                 kv("cluster_members_down", &topo.peers().iter().filter(|p| p.failed).count());
@@ -206,6 +215,10 @@ fn render(node: &Node, section: &str, o: &mut String) {
                     kv("cluster_members", &topo.peers().len());
                     kv("forwarded_requests", &load(&st.forwarded));
                     kv("forwarded_requests_in", &load(&st.forwarded_in));
+                    kv("late_requests_dropped", &load(&st.late_dropped));
+                    kv("cluster_time_votes", &(c.clock().peer_votes() + 1));
+                    kv("own_clock_error_ms", &-c.clock().own_error_ms());
+                    kv("late_writes_refused", &coord.stats().late_writes_refused.load(Ordering::Relaxed));
                     kv("replicated_versions", &load(&st.replicated));
                     kv("merged_versions_in", &load(&st.merged_in));
                     kv("read_repairs", &load(&st.read_repairs));
@@ -216,6 +229,7 @@ fn render(node: &Node, section: &str, o: &mut String) {
                     kv("hinted_by_coordinator", &load(&st.hinted_here));
                     kv("hints_replayed", &load(&st.hints_replayed));
                     kv("tombstone_reaps_sent", &load(&st.reaps_sent));
+                    kv("tombstone_reaps_deferred", &load(&st.reaps_deferred));
                 }
             }
             let hs = coord.hint_stats();
@@ -254,6 +268,8 @@ fn render(node: &Node, section: &str, o: &mut String) {
             kv("row_cache_limit_bytes", &(cfg.row_cache_mb << 20));
             kv("key_filter_bytes", &(cfg.key_filter_mb << 20));
             kv("key_filter_fill", &format!("{:.4}", coord.key_filter_fill().unwrap_or(0.0)));
+            kv("log_write_errors", &crate::telemetry::log_write_errors());
+            kv("log_dropped", &crate::telemetry::log_dropped());
         }
         "commandstats" => {
             for (name, calls, usec, failed) in node.stats.command_stats() {

@@ -108,9 +108,10 @@ fn siblings(set: &crate::version::DvvSet) -> Reply {
     Reply::Array(siblings)
 }
 
-/// `KV.CONSISTENCY …` where keys have `n` replicas and the defaults are `(r, w)` (a standalone
-/// node: 1, 1, 1).
-pub(super) fn consistency(s: &mut Session, a: &[Bytes], n: usize, defaults: (usize, usize)) -> Reply {
+/// `KV.CONSISTENCY …` where keys have `n` replicas now (N clamped to the member count), the
+/// cluster is configured for `limit` replicas, and the defaults are `(r, w)` (a standalone node:
+/// 1, 1, 1, 1). An R or W outside `1..=limit` is refused, not clamped.
+pub(super) fn consistency(s: &mut Session, a: &[Bytes], n: usize, limit: usize, defaults: (usize, usize)) -> Reply {
     let n = n.max(1);
     if a.len() == 1 {
         let shown = |q: Option<usize>, d: usize| Reply::Int(q.unwrap_or(d).clamp(1, n) as i64);
@@ -126,9 +127,12 @@ pub(super) fn consistency(s: &mut Session, a: &[Bytes], n: usize, defaults: (usi
     while i < a.len() {
         let opt = &a[i];
         if (is(opt, "r") || is(opt, "w")) && i + 1 < a.len() {
+            let limit = limit.max(1);
             let q = match parse_i64(&a[i + 1]) {
-                Some(q) if q >= 1 => Some(q as usize),
-                _ => return Reply::error("ERR quorum must be a positive integer"),
+                Some(q) if q >= 1 && q as u64 <= limit as u64 => Some(q as usize),
+                _ => {
+                    return Reply::error(format!("ERR R and W must be between 1 and {limit} (the replicas per key, N)"))
+                }
             };
             if is(opt, "r") {
                 c.r = q;

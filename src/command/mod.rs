@@ -8,6 +8,7 @@
 
 pub mod args;
 mod cluster_cmd;
+pub mod cluster_state;
 mod config_cmd;
 mod connection;
 pub mod errors;
@@ -17,6 +18,7 @@ pub mod introspection;
 mod keyspace;
 mod kv;
 mod lcs;
+mod lookups;
 mod server;
 pub mod session;
 mod strings;
@@ -134,10 +136,10 @@ pub(crate) async fn dispatch(node: &Node, s: &mut Session, name: &str, a: &[Byte
         "kv.preflist" => Ok(cluster_cmd::preflist(node, a)),
         "cluster" => Ok(cluster_cmd::cluster(node, a).await),
         "kv.consistency" => Ok(match node.cluster.as_ref() {
-            None => kv::consistency(s, a, 1, (1, 1)),
+            None => kv::consistency(s, a, 1, 1, (1, 1)),
             Some(cl) => {
                 let st = cl.settings();
-                kv::consistency(s, a, cl.topology().replicas(), (st.read_quorum, st.write_quorum))
+                kv::consistency(s, a, cl.topology().replicas(), st.replicas, (st.read_quorum, st.write_quorum))
             }
         }),
         // connection
@@ -163,7 +165,9 @@ pub(crate) async fn dispatch(node: &Node, s: &mut Session, name: &str, a: &[Byte
         "readonly" | "readwrite" => Ok(Reply::ok()),
         _ => Ok(errors::unknown_command(&a[0], &a[1..])),
     };
-    result.unwrap_or_else(|e| errors::internal(&e))
+    let reply = result.unwrap_or_else(|e| errors::internal(&e));
+    lookups::count(&node.stats.metrics, name, a, &reply);
+    reply
 }
 
 /// The result of a handler: a reply, or a coordinator failure reported as `-ERR`.

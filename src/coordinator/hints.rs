@@ -222,6 +222,23 @@ fn target_end(target: &NodeId) -> Option<Vec<u8>> {
 }
 
 impl Coordinator {
+    /// How many of `user_keys` this node keeps a hint of, for any target: versions that could
+    /// still reach a replica (which is why such a key's tombstone must not be reaped yet).
+    pub fn hinted_keys(&self, user_keys: &[Bytes]) -> Result<u64, CoordError> {
+        let targets = self.hints.targets();
+        let mut n = 0;
+        for key in user_keys {
+            let skey = keys::storage_key(key);
+            for target in &targets {
+                if self.store.get_hint(&hint_key(target, &skey))?.is_some() {
+                    n += 1;
+                    break;
+                }
+            }
+        }
+        Ok(n)
+    }
+
     /// Stores (merges) a version of `key` that `target` should have had.
     pub fn store_hint(&self, target: NodeId, key: &[u8], incoming: &DvvSet) -> Result<HintOutcome, CoordError> {
         let _guard = self.locks.lock_one(key);

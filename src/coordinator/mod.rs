@@ -16,6 +16,7 @@
 mod cache;
 mod dots;
 mod expiry;
+mod fence;
 mod filter;
 mod hints;
 pub mod locks;
@@ -30,6 +31,7 @@ use bytes::Bytes;
 use thiserror::Error;
 
 pub use expiry::{spawn_sweeper, SweepStats};
+pub use fence::fenced;
 pub use hints::{Hint, HintLimits, HintOutcome, HintStats, TargetSummary};
 pub(crate) use object::tombstone_only;
 pub use object::{Current, Mutation};
@@ -52,6 +54,10 @@ pub enum CoordError {
     /// Stored bytes could not be decoded. Not retryable.
     #[error("corrupt stored version: {0}")]
     Corrupt(#[from] DecodeError),
+    /// A request from another node reached the point of writing after its sender stopped
+    /// waiting for it (the late-request fence, `fence.rs`); nothing was written.
+    #[error("LATE the request arrived after its sender's deadline; nothing was written")]
+    Late,
 }
 
 /// Counters reported by `INFO`.
@@ -72,6 +78,9 @@ pub struct CoordStats {
     /// Tombstone-only keys removed from disk after being stored: every replica held them
     /// ([`Coordinator::reap`]) or the grace period passed (the sweep).
     pub tombstones_reaped: AtomicU64,
+    /// Writes of requests from other nodes refused because their sender had stopped waiting
+    /// (the late-request fence, `fence.rs`).
+    pub late_writes_refused: AtomicU64,
 }
 
 /// Settings of the coordinator.
@@ -247,12 +256,13 @@ impl Coordinator {
     /// applies it. Returns `f`'s result.
     pub fn update<R>(&self, key: &[u8], f: impl FnOnce(&Current) -> (Mutation, R)) -> Result<R, CoordError> {
         let _guard = self.locks.lock_one(key);
+        self.fence()?;
         let skey = keys::storage_key(key);
-        let now = self.clock.now_ms();
-        let current = Current::new(self.load(&skey)?, now);
+        let now_us = self.clock.now_us();
+        let current = Current::new(self.load(&skey)?, now_us / 1000);
         let (mutation, result) = f(&current);
         let mut batch = Vec::with_capacity(1);
-        self.plan(skey, current, mutation, now, &mut batch);
+        self.plan(skey, current, mutation, now_us, &mut batch);
         if !batch.is_empty() {
             self.write(&batch)?;
         }
@@ -268,7 +278,9 @@ impl Coordinator {
         f: impl FnOnce(&[Current]) -> (Vec<Mutation>, R),
     ) -> Result<R, CoordError> {
         let _held = self.locks.lock_many(keys_in);
-        let now = self.clock.now_ms();
+        self.fence()?;
+        let now_us = self.clock.now_us();
+        let now = now_us / 1000;
         let skeys: Vec<Bytes> = keys_in.iter().map(|k| keys::storage_key(k.as_ref())).collect();
         let mut currents = Vec::with_capacity(skeys.len());
         for sk in &skeys {
@@ -289,7 +301,7 @@ impl Coordinator {
             }
         }
         for (sk, cur, m) in planned {
-            self.plan(sk, cur, m, now, &mut batch);
+            self.plan(sk, cur, m, now_us, &mut batch);
         }
         if !batch.is_empty() {
             self.write(&batch)?;
@@ -300,6 +312,7 @@ impl Coordinator {
     /// Removes every key.
     pub fn flush_all(&self) -> Result<(), CoordError> {
         let _all = self.locks.lock_all();
+        self.fence()?;
         let cleared = self.store.clear();
         self.cache.clear();
         if cleared.is_ok() {
@@ -405,15 +418,23 @@ impl Coordinator {
         }
     }
 
-    /// Turns a mutation into storage writes: a new DVVSet event of this node.
-    fn plan(&self, skey: Bytes, current: Current, mutation: Mutation, now: u64, batch: &mut Vec<Write>) {
+    /// Turns a mutation into storage writes: a new DVVSet event of this node, stamped at
+    /// `now_us` (µs of cluster time).
+    fn plan(&self, skey: Bytes, current: Current, mutation: Mutation, now_us: u64, batch: &mut Vec<Write>) {
+        let now = now_us / 1000;
         let old = current.into_set().unwrap_or_default();
         let (context, sibling) = match mutation {
             Mutation::Keep => return,
-            Mutation::Put { value, expires_at } => (old.join(), Sibling::value(value, self.hlc.now(now), expires_at)),
-            Mutation::Delete => (old.join(), Sibling::tombstone(self.hlc.now(now))),
+            Mutation::Put { value, expires_at } => {
+                (old.join(), Sibling::value(value, self.hlc.now_us(now_us), expires_at))
+            }
+            Mutation::Delete => (old.join(), Sibling::tombstone(self.hlc.now_us(now_us))),
+            Mutation::Expired => {
+                let newest = old.siblings().map(|(_, s)| s.timestamp).max().unwrap_or(0);
+                (old.join(), Sibling { value: None, timestamp: newest, expires_at: Some(now) })
+            }
             Mutation::Causal { context, value, expires_at } => {
-                let ts = self.hlc.now(now);
+                let ts = self.hlc.now_us(now_us);
                 let s = match value {
                     Some(v) => Sibling::value(v, ts, expires_at),
                     None => Sibling::tombstone(ts),
@@ -455,7 +476,7 @@ impl Coordinator {
         }
         if self.cfg.keep_tombstones {
             let mut batch = Vec::with_capacity(1);
-            self.plan(skey.clone(), current, Mutation::Delete, now, &mut batch);
+            self.plan(skey.clone(), current, Mutation::Expired, now.saturating_mul(1000), &mut batch);
             self.write(&batch)?;
         } else {
             self.write(&[Write::Delete(skey.clone())])?;

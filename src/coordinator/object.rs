@@ -29,6 +29,11 @@ pub enum Mutation {
     },
     /// Delete everything this node knows of the key (plain `DEL`).
     Delete,
+    /// Internal, for expiry: every sibling is absent and a value among them expired. Becomes a
+    /// tombstone that keeps the greatest timestamp of the set (so it orders against concurrent
+    /// writes exactly as the expired winner did — a write made after it still wins) and records
+    /// in its `expires_at` when it was made here (for the reap grace period).
+    Expired,
     /// A Dynamo-style write (`KV.PUT`/`KV.DEL`): supersedes only what `context` has seen.
     Causal {
         /// The client's causal context.
@@ -45,16 +50,13 @@ impl Current {
         Current { set, now_ms }
     }
 
-    /// The sibling plain Redis commands see: the greatest (timestamp, dot) among siblings that
-    /// have not expired, if it is a value.
+    /// The sibling plain Redis commands see: the greatest (timestamp, dot) among *all* siblings —
+    /// the last writer wins — if it is a value that has not expired. An expired winner hides the
+    /// older siblings as a newer write would have (the key was written, then expired); skipping
+    /// it instead would bring back a value the expired write had replaced.
     pub fn live(&self) -> Option<&Sibling> {
-        let set = self.set.as_ref()?;
-        let winner = set
-            .siblings()
-            .filter(|(_, s)| s.expires_at.is_none_or(|t| t > self.now_ms))
-            .max_by(|(da, a), (db, b)| (a.timestamp, da).cmp(&(b.timestamp, db)))?
-            .1;
-        winner.value.as_ref().map(|_| winner)
+        let winner = self.set.as_ref()?.winner()?;
+        (!winner.is_absent_at(self.now_ms)).then_some(winner)
     }
 
     /// The live value's bytes.

@@ -30,6 +30,7 @@ impl Coordinator {
     /// a tombstone. Returns whether it deleted. Nothing is replicated.
     pub fn reap(&self, key: &[u8], expected: &DvvSet) -> Result<bool, CoordError> {
         let _guard = self.locks.lock_one(key);
+        self.fence()?;
         let skey = keys::storage_key(key);
         match self.load(&skey)? {
             Some(stored) if stored == *expected && object::tombstone_only(&stored) => {
@@ -62,13 +63,14 @@ impl Coordinator {
     }
 }
 
-/// Whether `set` is all tombstones and the newest of them was written at least `grace_ms`
-/// before `now_ms` (by the wall-clock part of its HLC timestamp).
+/// Whether `set` is all tombstones and the newest of them was made at least `grace_ms` before
+/// `now_ms`: by the wall-clock part of its HLC timestamp, or, for the tombstone of an expiry
+/// (which keeps the expired write's timestamp), by the time it was made, in its `expires_at`.
 pub(super) fn past_grace(set: &DvvSet, now_ms: u64, grace_ms: u64) -> bool {
     object::tombstone_only(set)
         && set
             .siblings()
-            .map(|(_, s)| Hlc::millis(s.timestamp))
+            .map(|(_, s)| Hlc::millis(s.timestamp).max(s.expires_at.unwrap_or(0)))
             .max()
             .is_some_and(|newest| newest.saturating_add(grace_ms) <= now_ms)
 }

@@ -303,3 +303,59 @@ async fn a_context_from_before_a_reap_does_not_cover_new_writes() {
     assert!(values.contains(&Bytes::from_static(b"acknowledged")), "the acknowledged write survives: {values:?}");
     assert!(values.contains(&Bytes::from_static(b"late")), "{values:?}");
 }
+
+/// Expiry in a cluster, against concurrent writes (found by the fault-injection checker's mix
+/// workload: an expiry processed on a replica that had not yet seen a later `SET` hid it for
+/// good). The last writer wins over *all* siblings, an expired winner included, and the
+/// tombstone an expiry becomes keeps the expired write's timestamp: a write made after the
+/// expired one still wins, a write made before it still loses — before and after the sweep.
+#[test]
+fn an_expiry_orders_against_concurrent_writes_as_the_expired_write_did() {
+    let clock = Arc::new(ManualClock::new(1_000));
+    let stores: Vec<Arc<MemStore>> = (0..3).map(|_| Arc::new(MemStore::new())).collect();
+    let a = replica(&stores[0], &clock, 7, DAY, 1 << 20);
+    let before = replica(&stores[1], &clock, 9, DAY, 1 << 20);
+    let after = replica(&stores[2], &clock, 11, DAY, 1 << 20);
+    put(&before, "k", "written before");
+    put(&before, "j", "written before");
+    clock.advance(10);
+    for key in ["k", "j"] {
+        let v = Bytes::from_static(b"expires");
+        a.update(key.as_bytes(), |_| (Mutation::Put { value: v, expires_at: Some(1_100) }, ())).expect("put");
+    }
+    clock.advance(10);
+    put(&after, "k", "written after");
+    clock.advance(200);
+
+    // Unswept: the expired write hides the older one and loses to the newer one.
+    a.merge(b"j", &set_of(&before, "j")).expect("merge");
+    assert_eq!(value(&a, "j"), None, "the value the expired write replaced came back");
+    // Swept: the same answers from the tombstone.
+    sweep(&a);
+    assert!(object::tombstone_only(&set_of(&a, "k")), "k expired into a tombstone");
+    a.merge(b"k", &set_of(&after, "k")).expect("merge");
+    a.merge(b"k", &set_of(&before, "k")).expect("merge");
+    assert_eq!(value(&a, "k").as_deref(), Some(&b"written after"[..]), "the expiry hid a later write");
+    assert_eq!(value(&a, "j"), None);
+    // A replica that receives the tombstone agrees.
+    after.merge(b"k", &set_of(&a, "k")).expect("merge");
+    assert_eq!(value(&after, "k").as_deref(), Some(&b"written after"[..]));
+}
+
+#[test]
+fn an_expiry_tombstone_is_reaped_a_grace_period_after_it_was_made_not_after_the_write() {
+    let clock = Arc::new(ManualClock::new(1_000));
+    let store = Arc::new(MemStore::new());
+    let c = replica(&store, &clock, 7, 5_000, 1 << 20);
+    let v = Bytes::from_static(b"v");
+    c.update(b"k", |_| (Mutation::Put { value: v, expires_at: Some(1_100) }, ())).expect("put");
+    clock.advance(10_000);
+    sweep(&c);
+    assert!(on_disk(&store, "k"), "made into a tombstone now, 10 s after its write");
+    clock.advance(4_000);
+    sweep(&c);
+    assert!(on_disk(&store, "k"), "reaped before its grace period");
+    clock.advance(1_000);
+    sweep(&c);
+    assert!(!on_disk(&store, "k"));
+}

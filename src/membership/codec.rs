@@ -2,16 +2,18 @@
 //! hand codec so that every length is checked before anything is allocated.
 //!
 //! ```text
-//! message = u8 version=1 | u8 kind | body            (integers big-endian, nothing may trail)
+//! message = u8 version=2 | u8 kind | body            (integers big-endian, nothing may trail)
 //! Syn     = from[20] generation:u64 | u16 n digest* | u16 n tombstone*
 //! SynAck  = from[20] generation:u64 | u16 n record* | u16 n want:id[20]* | u16 n tombstone*
 //! Ack     = from[20] generation:u64 | u16 n record*
 //! digest  = id[20] generation:u64 heartbeat:u64
 //! tombstone = id[20] generation:u64 ttl_ms:u64
 //! record  = id[20] generation:u64 heartbeat:u64 status:u8 client:addr cluster:addr
-//!           u8 len zone | weight:u32 vnodes:u32 | u16 n (id[20] generation:u64)*
+//!           u8 len zone | weight:u32 vnodes:u32 replicas:u8 | u16 n (id[20] generation:u64)*
 //! addr    = 4 ip[4] port:u16 | 6 ip[16] port:u16
 //! ```
+//!
+//! Version 2 added `replicas` (N) to the record; version 1 peers are refused (`Version`).
 //!
 //! Every list holds at most [`MAX_MEMBERS`] entries, zones at most [`MAX_ZONE_LEN`] bytes of
 //! UTF-8, and a message at most [`MAX_MESSAGE_BYTES`]; senders cap the records of one message to
@@ -26,7 +28,7 @@ use super::{LocalMember, MemberStatus};
 use crate::version::NodeId;
 
 /// Wire format version.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 /// Most members a cluster (and any list in a message) may hold.
 pub const MAX_MEMBERS: usize = 1024;
 /// Longest zone name, in bytes.
@@ -87,7 +89,7 @@ impl Record {
 
     /// Encoded size in bytes.
     pub(crate) fn encoded_len(&self) -> usize {
-        20 + 8 + 8 + 1 + 2 * 19 + 1 + self.member.zone.len() + 8 + 2 + 28 * self.suspects.len()
+        20 + 8 + 8 + 1 + 2 * 19 + 1 + self.member.zone.len() + 8 + 1 + 2 + 28 * self.suspects.len()
     }
 }
 
@@ -230,6 +232,7 @@ fn put_records(out: &mut BytesMut, records: &[Record]) {
         out.put_slice(m.zone.as_bytes());
         out.put_u32(m.weight);
         out.put_u32(m.vnodes);
+        out.put_u8(u8::try_from(m.replicas).unwrap_or(u8::MAX));
         put_len(out, rec.suspects.len());
         for (id, generation) in &rec.suspects {
             out.put_slice(&id.0);
@@ -342,13 +345,13 @@ impl<'a> Reader<'a> {
             return Err(CodecError::TooLarge("zone"));
         }
         let zone = std::str::from_utf8(self.take(zone_len)?).map_err(|_| CodecError::BadZone)?.to_owned();
-        let (weight, vnodes) = (self.u32()?, self.u32()?);
+        let (weight, vnodes, replicas) = (self.u32()?, self.u32()?, usize::from(self.u8()?));
         let n = self.len("suspects")?;
         let mut suspects = Vec::with_capacity(n);
         for _ in 0..n {
             suspects.push((self.id()?, self.u64()?));
         }
-        let member = LocalMember { id, client_addr, cluster_addr, zone, weight, vnodes, generation };
+        let member = LocalMember { id, client_addr, cluster_addr, zone, weight, vnodes, generation, replicas };
         Ok(Record { member, heartbeat, status, suspects })
     }
 }

@@ -14,6 +14,7 @@ fn record(n: u8) -> Record {
         weight: 2,
         vnodes: 64,
         generation: 7,
+        replicas: 3,
     };
     Record { member, heartbeat: 42, status: MemberStatus::Leaving, suspects: vec![(NodeId([9; 20]), 3)] }
 }
@@ -62,10 +63,10 @@ fn every_truncation_and_extension_is_an_error() {
 
 #[test]
 fn bounds_are_enforced() {
-    assert_eq!(Message::decode(&[2, 1]), Err(CodecError::Version(2)));
-    assert_eq!(Message::decode(&[1, 9]), Err(CodecError::Kind(9)));
+    assert_eq!(Message::decode(&[1, 1]), Err(CodecError::Version(1)), "version 1 had no replicas field");
+    assert_eq!(Message::decode(&[WIRE_VERSION, 9]), Err(CodecError::Kind(9)));
     // A Syn claiming 65535 digest entries is rejected before any allocation.
-    let mut syn = vec![1, KIND_SYN];
+    let mut syn = vec![WIRE_VERSION, KIND_SYN];
     syn.extend_from_slice(&[0; 28]);
     syn.extend_from_slice(&[0xff, 0xff]);
     assert_eq!(Message::decode(&syn), Err(CodecError::TooLarge("digest")));

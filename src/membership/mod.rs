@@ -48,6 +48,12 @@
 //! but is ignored by the others until it restarts with a higher generation
 //! ([`GossipStats::forgotten_self`]).
 //!
+//! # Replicas per key
+//!
+//! Every record carries its owner's `replicas` (N). A record whose N differs from this node's
+//! is refused — not merged, not relayed, logged once per incarnation and counted
+//! ([`GossipStats::members_refused`]): members that disagree on N would place keys differently.
+//!
 //! # Why not `foca` or `chitchat`
 //!
 //! Both were evaluated. `foca` (SWIM) confirms a member down on one member's suspicion timeout
@@ -147,6 +153,8 @@ pub struct LocalMember {
     pub vnodes: u32,
     /// Restart counter: must grow on every restart of the node.
     pub generation: u64,
+    /// Replicas per key (N) the member is configured with; members with another N are refused.
+    pub replicas: usize,
 }
 
 /// What a member declares about itself.
@@ -238,6 +246,8 @@ pub struct GossipStats {
     pub tombstones: usize,
     /// Whether a tombstone names this node's own incarnation.
     pub forgotten_self: bool,
+    /// Member incarnations refused because their `replicas` (N) differs from this node's.
+    pub members_refused: u64,
     /// The current view epoch.
     pub epoch: u64,
 }

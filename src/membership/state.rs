@@ -2,7 +2,7 @@
 //! of gossip messages and the derivation of the published [`ClusterView`]. No I/O and no timers:
 //! `gossip` calls it under a lock and passes the current `tokio::time::Instant` in.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +33,8 @@ pub(crate) struct State {
     tombstones: BTreeMap<NodeId, (u64, Instant)>,
     /// `CLUSTER MEET` addresses not answered yet.
     contacts: Vec<SocketAddr>,
+    /// Incarnations `(id, generation)` refused for another `replicas` (logged once each).
+    refused: BTreeSet<(NodeId, u64)>,
     rng: fastrand::Rng,
     view: Arc<ClusterView>,
     pub(crate) stats: GossipStats,
@@ -52,6 +54,7 @@ impl State {
             peers: BTreeMap::new(),
             tombstones: BTreeMap::new(),
             contacts: Vec::new(),
+            refused: BTreeSet::new(),
             rng: fastrand::Rng::with_seed(seed),
             view,
             stats: GossipStats::default(),
@@ -269,6 +272,10 @@ impl State {
             if id == self.me.member.id || self.tombstoned(&id, rec.member.generation) {
                 continue;
             }
+            if rec.member.replicas != self.me.member.replicas {
+                self.refuse(&rec.member);
+                continue;
+            }
             let room = self.peers.len() + 1 < MAX_MEMBERS;
             match self.peers.get_mut(&id) {
                 Some(peer) if rec.key() > peer.record.key() => {
@@ -287,6 +294,29 @@ impl State {
                 None => self.stats.messages_rejected += 1,
             }
         }
+    }
+
+    /// Keeps a member whose `replicas` differs from ours out of the cluster (and drops an older
+    /// incarnation of it that was in).
+    fn refuse(&mut self, m: &LocalMember) {
+        if self.peers.get(&m.id).is_some_and(|p| p.record.member.generation <= m.generation) {
+            self.peers.remove(&m.id);
+        }
+        if self.refused.contains(&(m.id, m.generation)) {
+            return;
+        }
+        if self.refused.len() >= MAX_MEMBERS {
+            self.refused.pop_first();
+        }
+        self.refused.insert((m.id, m.generation));
+        self.stats.members_refused += 1;
+        tracing::warn!(
+            member = %m.id,
+            addr = %m.cluster_addr,
+            their_replicas = m.replicas,
+            our_replicas = self.me.member.replicas,
+            "refusing member: its replicas (N) differs from this node's; every member of a cluster must use the same replicas"
+        );
     }
 
     /// Recomputes the view; returns it when something visible changed (the epoch then grew).

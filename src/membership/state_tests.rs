@@ -13,6 +13,7 @@ fn member(i: u8, generation: u64) -> LocalMember {
         weight: 1,
         vnodes: 8,
         generation,
+        replicas: 3,
     }
 }
 
@@ -67,4 +68,25 @@ fn one_push_pull_round_teaches_both_sides() {
         assert!(view.members.windows(2).all(|w| w[0].member.id < w[1].member.id), "sorted by id");
     }
     assert_eq!(a.refresh_view(now), None, "no visible change, no new epoch");
+}
+
+#[test]
+fn a_member_with_another_replica_count_is_refused_once_per_incarnation() {
+    let now = Instant::now();
+    let mut st = State::new(member(1, 1), GossipConfig::default());
+    let mut odd = record(2, 1, 5);
+    odd.member.replicas = 2;
+    let ack = |records| Message::Ack { from: NodeId([2; 20]), generation: 1, records };
+    st.on_ack(ack(vec![odd.clone()]), now).unwrap();
+    st.on_ack(ack(vec![odd.clone()]), now).unwrap();
+    assert_eq!(known(&st, 2), None, "not merged");
+    assert_eq!(st.stats.members_refused, 1, "counted once per incarnation");
+    // Restarted with the cluster's N, it is a member.
+    st.on_ack(ack(vec![record(2, 2, 1)]), now).unwrap();
+    assert_eq!(known(&st, 2), Some((2, 1)));
+    // Restarted again with another N: out again.
+    let mut odd = record(2, 3, 1);
+    odd.member.replicas = 5;
+    st.on_ack(ack(vec![odd]), now).unwrap();
+    assert_eq!((known(&st, 2), st.stats.members_refused), (None, 2));
 }

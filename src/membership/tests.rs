@@ -43,6 +43,7 @@ fn member(i: u8, generation: u64) -> LocalMember {
         weight: 1,
         vnodes: 8,
         generation,
+        replicas: 3,
     }
 }
 

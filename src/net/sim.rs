@@ -8,7 +8,12 @@
 //! random drop rate from a seeded RNG ([`set_drop_rate`](SimNetwork::set_drop_rate)) and an added
 //! delay ([`set_delay`](SimNetwork::set_delay), slept with `tokio::time`, so paused-time tests run
 //! instantly). A link that is cut in either direction refuses new connects, like TCP whose SYN or
-//! SYN-ACK is lost. Used by the rpc tests and, later, by in-process cluster tests.
+//! SYN-ACK is lost. [`hold`](SimNetwork::hold) keeps a link's frames in flight instead of losing
+//! them and [`release`](SimNetwork::release) delivers them late, in order — what TCP does with
+//! the data it retransmits across a partition once the partition heals. [`reset`](SimNetwork::reset)
+//! ends the answering direction of a link's open connections (the dialer sees the connection
+//! close) while what the dialer sent is still delivered — a connection that died under a request
+//! the peer still gets and runs. Used by the rpc tests and by in-process cluster tests.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -21,7 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, Sink};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
 use super::{Connection, Listener, Network};
@@ -48,6 +53,11 @@ struct State {
     partitions: Vec<(HashSet<SocketAddr>, HashSet<SocketAddr>)>,
     isolated: HashSet<SocketAddr>,
     cut: HashSet<(SocketAddr, SocketAddr)>,
+    held: HashSet<(SocketAddr, SocketAddr)>,
+    released: Arc<Notify>,
+    /// `(from, to, pipe)`: pipes `from → to` numbered below `pipe` are ended.
+    resets: Vec<(SocketAddr, SocketAddr, u64)>,
+    next_pipe: u64,
     drop_rate: f64,
     delay: Duration,
     rng: fastrand::Rng,
@@ -76,6 +86,10 @@ impl SimNetwork {
             partitions: Vec::new(),
             isolated: HashSet::new(),
             cut: HashSet::new(),
+            held: HashSet::new(),
+            released: Arc::new(Notify::new()),
+            resets: Vec::new(),
+            next_pipe: 0,
             drop_rate: 0.0,
             delay: Duration::ZERO,
             rng: fastrand::Rng::with_seed(seed),
@@ -105,12 +119,38 @@ impl SimNetwork {
         self.state().cut.insert((from, to));
     }
 
-    /// Removes every partition, isolation and one-way cut (not the drop rate or the delay).
+    /// Holds every frame from `from` to `to` in flight (not lost) until [`SimNetwork::release`]
+    /// or [`SimNetwork::heal`]; frames from `to` to `from` still arrive.
+    pub fn hold(&self, from: SocketAddr, to: SocketAddr) {
+        self.state().held.insert((from, to));
+    }
+
+    /// Ends every open connection's direction `to → from` (its dialer `from` reads the end of the
+    /// stream), leaving `from → to` as it is: frames `from` sent, held ones included, still arrive.
+    /// Connections opened later are not affected.
+    pub fn reset(&self, from: SocketAddr, to: SocketAddr) {
+        let mut s = self.state();
+        let pipe = s.next_pipe;
+        s.resets.push((to, from, pipe));
+        s.released.notify_waiters();
+    }
+
+    /// Delivers every held frame, late, in the order sent.
+    pub fn release(&self) {
+        let mut s = self.state();
+        s.held.clear();
+        s.released.notify_waiters();
+    }
+
+    /// Removes every partition, isolation, one-way cut and hold (held frames are delivered), not
+    /// the drop rate or the delay.
     pub fn heal(&self) {
         let mut s = self.state();
         s.partitions.clear();
         s.isolated.clear();
         s.cut.clear();
+        s.held.clear();
+        s.released.notify_waiters();
     }
 
     /// Drops each frame independently with probability `rate` (0.0 ..= 1.0).
@@ -128,6 +168,20 @@ impl SimNetwork {
         self.state().stats
     }
 
+    /// Waits while the link `from → to` is held.
+    async fn wait_released(&self, from: SocketAddr, to: SocketAddr) {
+        loop {
+            let released = Arc::clone(&self.state().released);
+            let notified = released.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.state().held.contains(&(from, to)) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// One direction of a connection. A delivery task moves each frame from the sender's queue
     /// to the receiver's at its due time, checking the faults of that moment — as a real network
     /// delivers into the socket buffer whether or not the application is reading.
@@ -135,14 +189,29 @@ impl SimNetwork {
         let (tx, mut in_flight) = mpsc::unbounded_channel::<(Instant, Bytes)>();
         let (arrived, rx) = mpsc::unbounded_channel::<Bytes>();
         let net = self.clone();
+        let pipe = {
+            let mut s = self.state();
+            s.next_pipe += 1;
+            s.next_pipe - 1
+        };
+        let was_reset = move |s: &State| s.resets.iter().any(|&(f, t, below)| f == from && t == to && pipe < below);
         tokio::spawn(async move {
             loop {
+                let changed = Arc::clone(&net.state().released);
+                let notified = changed.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if was_reset(&net.state()) {
+                    break;
+                }
                 let next = tokio::select! {
                     next = in_flight.recv() => next,
                     _ = arrived.closed() => None,
+                    _ = notified => continue,
                 };
                 let Some((at, frame)) = next else { break };
                 tokio::time::sleep_until(at).await;
+                net.wait_released(from, to).await;
                 let mut s = net.state();
                 if s.blocked(from, to) {
                     s.stats.dropped += 1;

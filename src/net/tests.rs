@@ -84,6 +84,26 @@ async fn sim_delay_keeps_frames_in_order_and_partition_catches_frames_in_flight(
     assert!(b.stream.next().await.is_none(), "closing one side ends the other's stream");
 }
 
+#[tokio::test(start_paused = true)]
+async fn sim_hold_delivers_a_links_frames_late_and_in_order_on_release() {
+    let net = SimNetwork::new(1);
+    let (_, mut listener) = net.listen(addr("10.0.0.2:1"), 1024).await.unwrap();
+    let (mut a, mut b) = pair(&net, &mut listener, "10.0.0.1:1", "10.0.0.2:1").await;
+    net.hold(addr("10.0.0.1:1"), addr("10.0.0.2:1"));
+    for i in 0..3u8 {
+        a.sink.send(Bytes::from(vec![i])).await.unwrap();
+    }
+    b.sink.send(Bytes::from_static(b"other way")).await.unwrap();
+    assert_eq!(a.stream.next().await.unwrap().unwrap(), "other way", "only one direction is held");
+    let held = tokio::time::timeout(Duration::from_secs(60), b.stream.next()).await;
+    assert!(held.is_err(), "a held frame arrived");
+    net.release();
+    for i in 0..3u8 {
+        assert_eq!(b.stream.next().await.unwrap().unwrap(), vec![i]);
+    }
+    assert_eq!(net.stats().dropped, 0);
+}
+
 #[tokio::test]
 async fn tcp_rejects_a_length_prefix_over_the_limit_without_allocating() {
     let net = TcpNetwork::new();

@@ -9,4 +9,5 @@ pub mod connection;
 mod early_ack;
 pub mod parser;
 pub mod reply;
+pub mod reply_depth;
 pub mod server;

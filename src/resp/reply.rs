@@ -18,7 +18,8 @@ pub enum Protocol {
     Resp3,
 }
 
-/// One reply to one command (serde: forwarded commands carry their reply between nodes).
+/// One reply to one command (serde: forwarded commands carry their reply between nodes; decoding
+/// refuses nesting deeper than [`super::reply_depth::MAX_REPLY_DEPTH`]).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Reply {
     /// `+OK` style status.
@@ -34,11 +35,11 @@ pub enum Reply {
     /// The null array: `*-1` in RESP2, `_` in RESP3.
     NilArray,
     /// `*N` followed by N replies.
-    Array(Vec<Reply>),
+    Array(#[serde(deserialize_with = "super::reply_depth::nested")] Vec<Reply>),
     /// RESP3 map (`%N`); a flat array of 2N items in RESP2.
-    Map(Vec<(Reply, Reply)>),
+    Map(#[serde(deserialize_with = "super::reply_depth::nested")] Vec<(Reply, Reply)>),
     /// RESP3 set (`~N`); an array in RESP2.
-    Set(Vec<Reply>),
+    Set(#[serde(deserialize_with = "super::reply_depth::nested")] Vec<Reply>),
     /// RESP3 double (`,1.5`); a bulk string in RESP2.
     Double(f64),
     /// RESP3 boolean (`#t`); the integer 1/0 in RESP2.

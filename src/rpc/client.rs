@@ -74,14 +74,21 @@ impl RpcClient {
 
     /// Calls `peer` with `request` and waits at most `deadline` for the answer.
     pub async fn call(&self, peer: SocketAddr, request: Bytes, deadline: Duration) -> Result<Bytes, RpcError> {
+        self.call_until(peer, request, Instant::now() + deadline).await
+    }
+
+    /// Like [`RpcClient::call`], giving up at `ends`: the request carries exactly this deadline
+    /// (in the peer's clock), so a caller that waits until `ends` knows the peer can no longer act
+    /// on it (the late-request fence).
+    pub async fn call_until(&self, peer: SocketAddr, request: Bytes, ends: Instant) -> Result<Bytes, RpcError> {
         let stats = &self.inner.stats;
         add(&stats.calls, 1);
         let _pending = PendingCall::new(stats);
         let attempt = async {
             let conn = self.conn(peer).await?;
-            conn.call(&request).await
+            conn.call(&request, ends).await
         };
-        let result = tokio::time::timeout(deadline, attempt).await.unwrap_or_else(|_| {
+        let result = tokio::time::timeout_at(ends, attempt).await.unwrap_or_else(|_| {
             add(&stats.timeouts, 1);
             Err(RpcError::Timeout)
         });
@@ -117,6 +124,18 @@ impl RpcClient {
                 add(&this.inner.stats.one_way_dropped, 1);
             }
         });
+    }
+
+    /// Whether nothing listens at `peer` right now: a fresh connect (outside the pool and its
+    /// backoff) is refused, so no process that an earlier connection handed a request to is
+    /// still running there (`kill -9`, a crash). A connection that opens is dropped unused.
+    pub async fn refuses(&self, peer: SocketAddr) -> bool {
+        let cfg = &self.inner.cfg;
+        let dial = self.inner.net.connect(cfg.advertise, peer, cfg.max_frame);
+        matches!(
+            tokio::time::timeout(cfg.connect_timeout, dial).await,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused
+        )
     }
 
     /// Closes every connection to `peer` (a removed member); calls waiting on them fail `Closed`.

@@ -3,6 +3,12 @@
 //! dies (peer closed, network error, garbage) every waiting call is failed with
 //! [`RpcError::Closed`] at once and later calls are refused, so nothing waits for a deadline that
 //! cannot be met and nothing is left behind in the pending table. Owned by the client's pool.
+//!
+//! The connection also keeps what it knows of the peer's transport clock ([`PeerClock`], first
+//! from the handshake, then from every answer's stamp) and sends each request with its deadline
+//! translated into the peer's clock (the late-request fence, `clock.rs`). Every answer also
+//! carries the peer's wall clock: with the time the request was sent and the time the answer came
+//! back, it is a sample for this node's cluster time (`crate::clock::ClusterClock`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,23 +20,38 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::AbortHandle;
 
+use super::clock::{LocalClock, PeerClock};
 use super::frame::{self, Kind};
 use super::stats::{add, Counters, OpenConnection};
 use super::{handshake, writer, RpcConfig, RpcError};
+use crate::clock::{Clock, ClusterClock};
 use crate::net::{FrameStream, Network};
+use crate::version::NodeId;
 
-type Reply = oneshot::Sender<Result<Bytes, RpcError>>;
+/// A call waiting for its answer, and when its request was queued.
+struct Waiting {
+    reply: oneshot::Sender<Result<Bytes, RpcError>>,
+    sent: tokio::time::Instant,
+}
 
 /// Calls waiting for their answer; `closed` once the connection died.
 #[derive(Default)]
 struct Pending {
     closed: bool,
-    calls: HashMap<u64, Reply>,
+    calls: HashMap<u64, Waiting>,
 }
 
 struct Shared {
     pending: Mutex<Pending>,
     stats: Arc<Counters>,
+    /// This node's transport clock.
+    local: LocalClock,
+    /// What the peer's stamps say of its clock.
+    peer: PeerClock,
+    /// This node's raw wall clock (stamped into one-way frames).
+    wall: Arc<dyn Clock>,
+    /// Where the peer's wall-clock readings go (cluster nodes), and the peer's id.
+    cluster_clock: Option<(Arc<ClusterClock>, NodeId)>,
 }
 
 impl Shared {
@@ -38,10 +59,14 @@ impl Shared {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn complete(&self, id: u64, result: Result<Bytes, RpcError>) {
+    /// Hands an answer to its call; `wall` is the peer's wall clock when it answered.
+    fn complete(&self, id: u64, wall: u64, result: Result<Bytes, RpcError>) {
         let waiter = self.lock().calls.remove(&id);
         if let Some(waiter) = waiter {
-            let _ = waiter.send(result);
+            if let Some((clock, peer)) = &self.cluster_clock {
+                clock.sample(*peer, wall, waiter.sent, tokio::time::Instant::now());
+            }
+            let _ = waiter.reply.send(result);
         }
     }
 
@@ -53,7 +78,7 @@ impl Shared {
             std::mem::take(&mut p.calls)
         };
         for (_, waiter) in calls {
-            let _ = waiter.send(Err(RpcError::Closed));
+            let _ = waiter.reply.send(Err(RpcError::Closed));
         }
     }
 }
@@ -88,7 +113,7 @@ impl ClientConn {
             })?;
             Ok::<_, RpcError>((conn, peer))
         };
-        let (conn, peer) = match tokio::time::timeout(cfg.connect_timeout, connecting).await {
+        let (conn, (peer, peer_clock)) = match tokio::time::timeout(cfg.connect_timeout, connecting).await {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => {
                 add(&stats.refused, 1);
@@ -103,7 +128,14 @@ impl ClientConn {
             }
         };
         tracing::debug!(peer = %to, node = %peer.node_id, "rpc connection open");
-        let shared = Arc::new(Shared { pending: Mutex::new(Pending::default()), stats: Arc::clone(stats) });
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            stats: Arc::clone(stats),
+            local: cfg.clock,
+            peer: peer_clock,
+            wall: Arc::clone(&cfg.wall),
+            cluster_clock: cfg.cluster_clock.as_ref().map(|c| (Arc::clone(c), peer.node_id)),
+        });
         let (queue, queue_rx) = mpsc::channel(cfg.queue_depth.max(1));
         let on_error = Arc::clone(&shared);
         let written = writer::run(conn.sink, queue_rx, Arc::clone(stats));
@@ -136,9 +168,10 @@ impl ClientConn {
         Ok(())
     }
 
-    /// Sends a request and waits for its answer (no deadline here: the caller wraps one around).
-    /// If the caller gives up, the pending entry is removed by a drop guard.
-    pub async fn call(&self, request: &Bytes) -> Result<Bytes, RpcError> {
+    /// Sends a request and waits for its answer. `deadline` is when the caller gives up (it wraps a
+    /// timeout around this call); the request carries it in the peer's clock. If the caller gives
+    /// up, the pending entry is removed by a drop guard.
+    pub async fn call(&self, request: &Bytes, deadline: tokio::time::Instant) -> Result<Bytes, RpcError> {
         self.check_size(request)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -147,22 +180,26 @@ impl ClientConn {
             if p.closed {
                 return Err(RpcError::Closed);
             }
-            p.calls.insert(id, tx);
+            p.calls.insert(id, Waiting { reply: tx, sent: tokio::time::Instant::now() });
         }
         let _guard = PendingGuard { shared: &self.shared, id };
-        self.queue.send(frame::encode(Kind::Request, id, request)).await.map_err(|_| RpcError::Closed)?;
+        let remote_deadline = self.shared.peer.lower_bound(self.shared.local.at(deadline));
+        let f = frame::encode(Kind::Request, id, remote_deadline, self.shared.wall.now_us(), request);
+        self.queue.send(f).await.map_err(|_| RpcError::Closed)?;
         rx.await.unwrap_or(Err(RpcError::Closed))
     }
 
     /// Queues a one-way message without waiting; `false` if it was not queued.
     pub fn try_send(&self, message: &Bytes) -> bool {
-        self.check_size(message).is_ok() && self.queue.try_send(frame::encode(Kind::OneWay, 0, message)).is_ok()
+        let f = frame::encode(Kind::OneWay, 0, self.shared.local.now_us(), self.shared.wall.now_us(), message);
+        self.check_size(message).is_ok() && self.queue.try_send(f).is_ok()
     }
 
     /// Queues a one-way message, waiting for queue space.
     pub async fn send(&self, message: &Bytes) -> Result<(), RpcError> {
         self.check_size(message)?;
-        self.queue.send(frame::encode(Kind::OneWay, 0, message)).await.map_err(|_| RpcError::Closed)
+        let f = frame::encode(Kind::OneWay, 0, self.shared.local.now_us(), self.shared.wall.now_us(), message);
+        self.queue.send(f).await.map_err(|_| RpcError::Closed)
     }
 }
 
@@ -203,11 +240,15 @@ async fn read_loop(
             }
         };
         add(&shared.stats.bytes_received, bytes.len() as u64);
-        match frame::decode_current(bytes) {
-            Ok(f) if f.kind == Kind::Response => shared.complete(f.id, Ok(f.payload)),
+        let decoded = frame::decode_current(bytes);
+        if let Ok(f) = &decoded {
+            shared.peer.sample(f.time, shared.local.now_us());
+        }
+        match decoded {
+            Ok(f) if f.kind == Kind::Response => shared.complete(f.id, f.wall, Ok(f.payload)),
             Ok(f) if f.kind == Kind::Error => {
                 let message = String::from_utf8_lossy(&f.payload).into_owned();
-                shared.complete(f.id, Err(RpcError::Remote(message)));
+                shared.complete(f.id, f.wall, Err(RpcError::Remote(message)));
             }
             Ok(f) => {
                 tracing::warn!(peer = %peer, kind = ?f.kind, "unexpected rpc frame from server; closing");

@@ -11,6 +11,10 @@
 //!           ◀── Welcome                      (or Refuse { reason } and close, from either side)
 //! ```
 //!
+//! Every handshake frame carries the sender's transport-clock stamp (`clock.rs`); the dialer turns
+//! the listener's Challenge and Welcome stamps into its first [`PeerClock`] sample, so the first
+//! request on a connection already carries a deadline the listener can check.
+//!
 //! `T` is the transcript: protocol version, cluster name and both sides' id, address and fresh
 //! 32-byte nonce from the OS RNG, so a proof is bound to this connection and cannot be replayed on
 //! another, and the two labels stop a listener's proof from being reflected as a dialer's. Proofs
@@ -24,6 +28,7 @@ use futures_util::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::clock::PeerClock;
 use super::frame::{self, Kind, PROTOCOL_VERSION};
 use super::{PeerInfo, RpcConfig, RpcError};
 use crate::net::Connection;
@@ -122,12 +127,13 @@ pub(crate) fn proof(secret: &str, label: &[u8], dialer: &Side, listener: &Side) 
     Ok(proof_mac(secret, label, dialer, listener)?.finalize().into_bytes().into())
 }
 
-fn verify(secret: &str, label: &[u8], dialer: &Side, listener: &Side, tag: &[u8]) -> Result<bool, RpcError> {
+pub(crate) fn verify(secret: &str, label: &[u8], dialer: &Side, listener: &Side, tag: &[u8]) -> Result<bool, RpcError> {
     Ok(proof_mac(secret, label, dialer, listener)?.verify_slice(tag).is_ok())
 }
 
-async fn send(conn: &mut Connection, kind: Kind, payload: &[u8]) -> Result<(), RpcError> {
-    conn.sink.send(frame::encode(kind, 0, payload)).await.map_err(|e| RpcError::io(&e))
+async fn send(conn: &mut Connection, cfg: &RpcConfig, kind: Kind, payload: &[u8]) -> Result<(), RpcError> {
+    let (stamp, wall) = (cfg.clock.now_us(), cfg.wall.now_us());
+    conn.sink.send(frame::encode(kind, 0, stamp, wall, payload)).await.map_err(|e| RpcError::io(&e))
 }
 
 async fn recv(conn: &mut Connection) -> Result<frame::Frame, RpcError> {
@@ -139,17 +145,34 @@ async fn recv(conn: &mut Connection) -> Result<frame::Frame, RpcError> {
 }
 
 /// Sends a Refuse (best effort) and returns the error to report locally.
-async fn refuse(conn: &mut Connection, reason: &str) -> RpcError {
-    let _ = send(conn, Kind::Refuse, reason.as_bytes()).await;
+async fn refuse(conn: &mut Connection, cfg: &RpcConfig, reason: &str) -> RpcError {
+    let _ = send(conn, cfg, Kind::Refuse, reason.as_bytes()).await;
     RpcError::Auth(reason.to_string())
 }
 
-fn refused(payload: &[u8]) -> RpcError {
+pub(crate) fn refused(payload: &[u8]) -> RpcError {
     let reason = String::from_utf8_lossy(&payload[..payload.len().min(200)]);
     RpcError::Auth(format!("peer refused: {reason}"))
 }
 
-fn encode_side(prefix: &[u8], side: &Side, suffix: &[u8]) -> Bytes {
+/// Parses a Hello payload: [`MAGIC`], then the dialer's [`Side`] (trailing bytes are ignored).
+pub(crate) fn parse_hello(payload: &[u8]) -> Result<Side, RpcError> {
+    let mut r = Reader(payload);
+    if r.take(MAGIC.len())? != MAGIC {
+        return Err(RpcError::Codec("not a cartwheel rpc hello".into()));
+    }
+    Side::decode(&mut r)
+}
+
+/// Parses a Challenge payload: the listener's [`Side`], then its 32-byte proof (trailing bytes
+/// are ignored).
+pub(crate) fn parse_challenge(payload: &[u8]) -> Result<(Side, [u8; 32]), RpcError> {
+    let mut r = Reader(payload);
+    let side = Side::decode(&mut r)?;
+    Ok((side, r.array()?))
+}
+
+pub(crate) fn encode_side(prefix: &[u8], side: &Side, suffix: &[u8]) -> Bytes {
     let mut buf = BytesMut::new();
     buf.put_slice(prefix);
     side.encode(&mut buf);
@@ -157,11 +180,15 @@ fn encode_side(prefix: &[u8], side: &Side, suffix: &[u8]) -> Bytes {
     buf.freeze()
 }
 
-/// The dialer's half: runs the handshake on a fresh connection, returns the listener's identity.
-pub(crate) async fn dial(conn: &mut Connection, cfg: &RpcConfig) -> Result<PeerInfo, RpcError> {
+/// The dialer's half: runs the handshake on a fresh connection, returns the listener's identity
+/// and what its stamps say of its clock.
+pub(crate) async fn dial(conn: &mut Connection, cfg: &RpcConfig) -> Result<(PeerInfo, PeerClock), RpcError> {
     let me = Side::ours(cfg)?;
-    send(conn, Kind::Hello, &encode_side(MAGIC, &me, &[])).await?;
+    let sent = tokio::time::Instant::now();
+    send(conn, cfg, Kind::Hello, &encode_side(MAGIC, &me, &[])).await?;
     let reply = recv(conn).await?;
+    let received = tokio::time::Instant::now();
+    let clock = PeerClock::new(reply.time, cfg.clock.at(received));
     match reply.kind {
         Kind::Refuse => return Err(refused(&reply.payload)),
         Kind::Challenge => {}
@@ -170,21 +197,26 @@ pub(crate) async fn dial(conn: &mut Connection, cfg: &RpcConfig) -> Result<PeerI
     if reply.version != PROTOCOL_VERSION {
         let reason =
             format!("protocol version {} is not supported (this node speaks {PROTOCOL_VERSION})", reply.version);
-        return Err(refuse(conn, &reason).await);
+        return Err(refuse(conn, cfg, &reason).await);
     }
-    let mut r = Reader(&reply.payload);
-    let them = Side::decode(&mut r)?;
-    let tag = r.take(32)?;
+    let (them, tag) = parse_challenge(&reply.payload)?;
     if them.cluster_name != cfg.cluster_name {
-        return Err(refuse(conn, "cluster name mismatch").await);
+        return Err(refuse(conn, cfg, "cluster name mismatch").await);
     }
-    if !verify(&cfg.secret, b"listener", &me, &them, tag)? {
-        return Err(refuse(conn, "the peer could not prove the cluster secret").await);
+    if !verify(&cfg.secret, b"listener", &me, &them, &tag)? {
+        return Err(refuse(conn, cfg, "the peer could not prove the cluster secret").await);
     }
-    send(conn, Kind::Auth, &proof(&cfg.secret, b"dialer", &me, &them)?).await?;
+    // The listener proved the secret: its wall clock may vote for cluster time.
+    if let Some(cluster_clock) = &cfg.cluster_clock {
+        cluster_clock.sample(them.node_id, reply.wall, sent, received);
+    }
+    send(conn, cfg, Kind::Auth, &proof(&cfg.secret, b"dialer", &me, &them)?).await?;
     let done = recv(conn).await?;
     match done.kind {
-        Kind::Welcome => Ok(PeerInfo { node_id: them.node_id, advertise: them.advertise, remote: conn.remote }),
+        Kind::Welcome => {
+            clock.sample(done.time, cfg.clock.now_us());
+            Ok((PeerInfo { node_id: them.node_id, advertise: them.advertise, remote: conn.remote }, clock))
+        }
         Kind::Refuse => Err(refused(&done.payload)),
         other => Err(RpcError::Codec(format!("expected a handshake welcome, got {other:?}"))),
     }
@@ -199,19 +231,15 @@ pub(crate) async fn accept(conn: &mut Connection, cfg: &RpcConfig) -> Result<Pee
     if hello.version != PROTOCOL_VERSION {
         let reason =
             format!("protocol version {} is not supported (this node speaks {PROTOCOL_VERSION})", hello.version);
-        return Err(refuse(conn, &reason).await);
+        return Err(refuse(conn, cfg, &reason).await);
     }
-    let mut r = Reader(&hello.payload);
-    if r.take(MAGIC.len())? != MAGIC {
-        return Err(RpcError::Codec("not a cartwheel rpc hello".into()));
-    }
-    let them = Side::decode(&mut r)?;
+    let them = parse_hello(&hello.payload)?;
     if them.cluster_name != cfg.cluster_name {
-        return Err(refuse(conn, "cluster name mismatch").await);
+        return Err(refuse(conn, cfg, "cluster name mismatch").await);
     }
     let me = Side::ours(cfg)?;
     let tag = proof(&cfg.secret, b"listener", &them, &me)?;
-    send(conn, Kind::Challenge, &encode_side(&[], &me, &tag)).await?;
+    send(conn, cfg, Kind::Challenge, &encode_side(&[], &me, &tag)).await?;
     let auth = recv(conn).await?;
     match auth.kind {
         Kind::Auth => {}
@@ -219,8 +247,8 @@ pub(crate) async fn accept(conn: &mut Connection, cfg: &RpcConfig) -> Result<Pee
         other => return Err(RpcError::Codec(format!("expected a handshake auth, got {other:?}"))),
     }
     if !verify(&cfg.secret, b"dialer", &them, &me, &auth.payload)? {
-        return Err(refuse(conn, "authentication failed").await);
+        return Err(refuse(conn, cfg, "authentication failed").await);
     }
-    send(conn, Kind::Welcome, &[]).await?;
+    send(conn, cfg, Kind::Welcome, &[]).await?;
     Ok(PeerInfo { node_id: them.node_id, advertise: them.advertise, remote: conn.remote })
 }

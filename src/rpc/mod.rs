@@ -2,7 +2,10 @@
 //! protocol with multiplexed request ids, write coalescing and an authenticated handshake.
 //! Payloads are opaque [`Bytes`]; the cluster's message enums are encoded on top of this.
 //!
-//! - `frame` — the 10-byte header (version, kind, request id) and its codec.
+//! - `frame` — the 18-byte header (version, kind, request id, time) and its codec.
+//! - `clock` — transport time: every request carries its deadline in the receiver's clock, so a
+//!   receiver can refuse to act on a request its caller no longer waits for (the late-request
+//!   fence, [`Handler::handle`]'s `deadline`).
 //! - `handshake` — mutual HMAC-SHA256 challenge/response over the cluster secret, cluster name
 //!   and protocol version; exchanges node ids and advertised addresses ([`PeerInfo`]).
 //! - `writer` — one writer task per connection: drains its queue, flushes once per batch.
@@ -11,15 +14,21 @@
 //!   per-call deadlines, one-way sends, [`RpcStats`].
 //! - `server` — [`RpcServer`]: accept, handshake, run each request concurrently on a
 //!   [`Handler`] (implemented by the node), until shutdown.
+//! - `log_limit` — at most one log line a second for failed handshakes (strangers can cause them).
+//! - `fuzz` — fuzzing entries for frames and the handshake (`crate::fuzzing`, `fuzz/`).
 //!
 //! Security: the handshake keeps strangers out (they cannot complete it without the secret, which
 //! never crosses the wire); frames after it are neither encrypted nor individually authenticated,
 //! so the cluster port belongs on a trusted network (or behind a tunnel) like Redis Cluster's bus.
 
 mod client;
+mod clock;
 mod conn;
 mod frame;
+#[doc(hidden)]
+pub(crate) mod fuzz;
 mod handshake;
+mod log_limit;
 mod server;
 mod stats;
 mod writer;
@@ -29,14 +38,17 @@ mod tests;
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
+use crate::clock::{Clock, ClusterClock, SystemClock};
 use crate::version::NodeId;
 
 pub use client::RpcClient;
+pub use clock::LocalClock;
 pub use frame::PROTOCOL_VERSION;
 pub use server::RpcServer;
 pub use stats::RpcStats;
@@ -63,6 +75,12 @@ pub struct RpcConfig {
     pub max_in_flight: usize,
     /// Frames waiting for one connection's writer; callers wait, one-way sends drop. Default 4096.
     pub queue_depth: usize,
+    /// This node's transport clock (stamps and deadlines). Default: starts at the wall-clock time.
+    pub clock: LocalClock,
+    /// This node's raw wall clock, stamped into every frame (`wall`). Default: the system clock.
+    pub wall: Arc<dyn Clock>,
+    /// Where peers' wall-clock stamps go, with the round trip they came back in (cluster time).
+    pub cluster_clock: Option<Arc<ClusterClock>>,
 }
 
 impl RpcConfig {
@@ -78,6 +96,9 @@ impl RpcConfig {
             connect_timeout: Duration::from_secs(2),
             max_in_flight: 1024,
             queue_depth: 4096,
+            clock: LocalClock::starting_at(SystemClock.now_us()),
+            wall: Arc::new(SystemClock),
+            cluster_clock: None,
         }
     }
 
@@ -107,6 +128,7 @@ impl fmt::Debug for RpcConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_in_flight", &self.max_in_flight)
             .field("queue_depth", &self.queue_depth)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -170,7 +192,17 @@ impl RpcError {
 pub trait Handler: Send + Sync + 'static {
     /// Answers one request. Runs concurrently with the connection's other requests. `Err` reaches
     /// the caller as [`RpcError::Remote`].
-    fn handle(&self, from: PeerInfo, request: Bytes) -> BoxFuture<'static, Result<Bytes, String>>;
+    ///
+    /// `deadline` is when the caller stops waiting, in this node's time: at that instant the
+    /// caller's own deadline has surely passed, whatever the network delay, pauses or clock skew
+    /// (see `clock.rs`). `None` when the caller sent none. A request whose effect depends on this
+    /// node's state when it runs must not take effect after it (the late-request fence).
+    fn handle(
+        &self,
+        from: PeerInfo,
+        request: Bytes,
+        deadline: Option<tokio::time::Instant>,
+    ) -> BoxFuture<'static, Result<Bytes, String>>;
 
     /// Takes a fire-and-forget message (gossip). Called on the connection's reader task: do not
     /// block; spawn or queue real work.

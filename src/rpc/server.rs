@@ -1,6 +1,8 @@
 //! [`RpcServer`]: the listening side of node-to-node rpc, started by the node on its cluster port
 //! with the node's [`Handler`]. Each accepted connection must complete the handshake within
-//! `connect_timeout` or is dropped with a `warn!` naming its address. After that, each request
+//! `connect_timeout` or is dropped with a `warn!` naming its address — at most one such line per
+//! second for all connections together, with the count of the failures it held back
+//! (`log_limit.rs`), so a flood of garbage connections cannot flood the log. After that, each request
 //! runs as its own task (at most `max_in_flight` per connection; the reader waits for a slot,
 //! which pushes back on the peer), so a slow request never blocks the connection. Answers go
 //! through the connection's writer task (coalesced). Garbage, an oversized frame or an unexpected
@@ -14,6 +16,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
 use super::frame::{self, Kind};
+use super::log_limit::LogLimiter;
 use super::stats::{add, Counters, OpenConnection};
 use super::{handshake, writer, Handler, PeerInfo, RpcConfig, RpcError, RpcStats};
 use crate::net::{Connection, FrameStream, Listener, Network};
@@ -42,7 +45,13 @@ impl RpcServer {
             .map_err(|e| RpcError::Unreachable(format!("cannot listen on {listen}: {e}")))?;
         let stats = Arc::new(Counters::default());
         let tasks = TaskTracker::new();
-        let server = Server { cfg: Arc::new(cfg), handler, stats: Arc::clone(&stats), tasks: tasks.clone() };
+        let server = Server {
+            cfg: Arc::new(cfg),
+            handler,
+            stats: Arc::clone(&stats),
+            tasks: tasks.clone(),
+            handshake_log: Arc::new(LogLimiter::new(HANDSHAKE_LOG_INTERVAL)),
+        };
         tasks.spawn(server.accept_loop(listener, shutdown));
         tasks.close();
         tracing::info!(addr = %local_addr, "rpc server listening");
@@ -71,7 +80,13 @@ struct Server {
     handler: Arc<dyn Handler>,
     stats: Arc<Counters>,
     tasks: TaskTracker,
+    /// Failed handshakes (refused or timed out) of all connections share one log line a second.
+    handshake_log: Arc<LogLimiter>,
 }
+
+/// At most one log line per this interval for failed handshakes; the line carries `suppressed`,
+/// the failures not logged since the previous one (all are counted in [`RpcStats`]`::refused`).
+const HANDSHAKE_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Resolves once shutdown is requested (or the sender is gone).
 async fn stopping(shutdown: &mut watch::Receiver<bool>) {
@@ -104,14 +119,15 @@ impl Server {
         let remote = conn.remote;
         let peer = match tokio::time::timeout(self.cfg.connect_timeout, handshake::accept(&mut conn, &self.cfg)).await {
             Ok(Ok(peer)) => peer,
-            Ok(Err(e)) => {
+            failed => {
                 add(&self.stats.refused, 1);
-                tracing::warn!(peer = %remote, error = %e, "rpc handshake refused");
-                return;
-            }
-            Err(_) => {
-                add(&self.stats.refused, 1);
-                tracing::warn!(peer = %remote, "rpc handshake timed out");
+                // Anyone can open connections: log at most one failure per second.
+                if let Some(suppressed) = self.handshake_log.admit(tokio::time::Instant::now()) {
+                    match failed {
+                        Ok(Err(e)) => tracing::warn!(peer = %remote, error = %e, suppressed, "rpc handshake refused"),
+                        _ => tracing::warn!(peer = %remote, suppressed, "rpc handshake timed out"),
+                    }
+                }
                 return;
             }
         };
@@ -146,21 +162,24 @@ impl Server {
                 Kind::Request => {
                     add(&self.stats.calls, 1);
                     let permit = Arc::clone(&in_flight).acquire_owned().await.map_err(|_| RpcError::Closed)?;
-                    let answer = self.handler.handle(peer, f.payload);
+                    let (clock, wall) = (self.cfg.clock, Arc::clone(&self.cfg.wall));
+                    let deadline = (f.time != 0).then(|| clock.instant(f.time));
+                    let answer = self.handler.handle(peer, f.payload, deadline);
                     let (queue, stats, max_frame) = (queue.clone(), Arc::clone(&self.stats), self.cfg.max_frame);
                     tokio::spawn(async move {
                         let reply = match answer.await {
                             Ok(body) if frame::frame_len(body.len()) <= max_frame => {
-                                frame::encode(Kind::Response, f.id, &body)
+                                frame::encode(Kind::Response, f.id, clock.now_us(), wall.now_us(), &body)
                             }
                             Ok(body) => {
                                 add(&stats.failures, 1);
                                 let msg = format!("a {}-byte answer exceeds max_frame", body.len());
-                                frame::encode(Kind::Error, f.id, msg.as_bytes())
+                                frame::encode(Kind::Error, f.id, clock.now_us(), wall.now_us(), msg.as_bytes())
                             }
                             Err(msg) => {
                                 add(&stats.failures, 1);
-                                frame::encode(Kind::Error, f.id, &msg.as_bytes()[..msg.len().min(max_frame / 2)])
+                                let msg = &msg.as_bytes()[..msg.len().min(max_frame / 2)];
+                                frame::encode(Kind::Error, f.id, clock.now_us(), wall.now_us(), msg)
                             }
                         };
                         let _ = queue.send(reply).await;

@@ -165,7 +165,9 @@ impl DvvSet {
             let mut victim: Option<(u64, Option<Dot>, Option<usize>, usize)> = None;
             for (ei, e) in self.entries.iter().enumerate() {
                 if let Some(v) = e.values.last() {
-                    let dot = Some(Dot { node: e.node, counter: e.counter + 1 - e.values.len() as u64 });
+                    // The tail's dot; `1 <= values.len() <= counter`, so this cannot overflow even at
+                    // counter u64::MAX (which `counter + 1 - len` did).
+                    let dot = Some(Dot { node: e.node, counter: e.counter - (e.values.len() as u64 - 1) });
                     if victim.as_ref().is_none_or(|w| (v.timestamp, dot) < (w.0, w.1)) {
                         victim = Some((v.timestamp, dot, Some(ei), 0));
                     }
@@ -253,10 +255,12 @@ fn event(mut entries: Vec<Entry>, node: NodeId, value: Sibling, floor: u64) -> V
     match entries.binary_search_by(|e| e.node.cmp(&node)) {
         Ok(i) => {
             let e = &mut entries[i];
-            e.counter = if e.values.is_empty() { e.counter.max(floor) + 1 } else { e.counter + 1 };
+            // Saturating: a counter at u64::MAX (only corrupt or hostile data gets there) must not
+            // panic or wrap to 0, which would leave more values than events (undecodable).
+            e.counter = if e.values.is_empty() { e.counter.max(floor) } else { e.counter }.saturating_add(1);
             e.values.insert(0, value);
         }
-        Err(i) => entries.insert(i, Entry { node, counter: floor + 1, values: vec![value] }),
+        Err(i) => entries.insert(i, Entry { node, counter: floor.saturating_add(1), values: vec![value] }),
     }
     entries
 }

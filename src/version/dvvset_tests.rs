@@ -116,6 +116,28 @@ fn run(steps: &[Step]) -> Vec<DvvSet> {
     replicas
 }
 
+/// Found by the `version_codec` fuzz target (`fuzz/regressions/version_codec/`): a stored set
+/// whose entry counter is u64::MAX overflowed in `collapse_to` (the dot of a list tail) and in
+/// `update` (the next event).
+#[test]
+fn collapse_and_update_at_the_counter_limit_do_not_overflow() {
+    let n = NodeId([1; 20]);
+    let tomb = Sibling::tombstone;
+    let set = DvvSet::from_parts(vec![(n, u64::MAX, vec![tomb(3), tomb(2)])], vec![tomb(1)]).unwrap();
+    let mut collapsed = set.clone();
+    assert_eq!(collapsed.collapse_to(1), 2);
+    let kept: Vec<_> = collapsed.siblings().map(|(dot, s)| (dot.map(|d| d.counter), s.timestamp)).collect();
+    assert_eq!(kept, vec![(Some(u64::MAX), 3)], "the newest value and its dot survive");
+    let updated = DvvSet::update(DvvSet::with_context(&set.join(), tomb(4)), &set, n);
+    // The new value, and the anonymous one the context could not have seen.
+    assert_eq!((updated.counter(&n), updated.len()), (u64::MAX, 2), "the counter saturates");
+    let blind = DvvSet::update(DvvSet::new(tomb(5)), &set, n);
+    assert_eq!((blind.counter(&n), blind.len()), (u64::MAX, 4));
+    assert_eq!(crate::version::codec::decode(&crate::version::codec::to_bytes(&blind)), Ok(blind));
+    let fresh = DvvSet::update_above(DvvSet::new(tomb(6)), &DvvSet::default(), n, u64::MAX);
+    assert_eq!(fresh.counter(&n), u64::MAX);
+}
+
 proptest! {
     #[test]
     fn sync_is_a_semilattice_merge(steps in proptest::collection::vec(step(), 0..40)) {

@@ -80,7 +80,7 @@ pub fn text(v: &Value) -> Option<String> {
     }
 }
 
-fn items(v: &Value) -> &[Value] {
+pub fn items(v: &Value) -> &[Value] {
     match v {
         Value::Array(a) | Value::Set(a) => a,
         _ => &[],
@@ -110,7 +110,7 @@ pub async fn register(ops: &[Op], conns: &[MultiplexedConnection]) -> RegisterVe
     for (w, read) in writes.iter().zip(reads) {
         match w.outcome {
             Outcome::Ok => v.acked += 1,
-            Outcome::Fail => v.failed += 1,
+            Outcome::Fail | Outcome::Error => v.failed += 1,
             Outcome::Unknown => v.unknown += 1,
         }
         let got = match read {
@@ -135,7 +135,7 @@ pub async fn register(ops: &[Op], conns: &[MultiplexedConnection]) -> RegisterVe
                         .push(format!("{} = {:?} acknowledged at +{} ms, read {got:?}", w.key, w.value, w.start_ms));
                 }
             }
-            (Outcome::Fail | Outcome::Unknown, true) => v.recovered += 1,
+            (Outcome::Fail | Outcome::Unknown | Outcome::Error, true) => v.recovered += 1,
             _ => {}
         }
     }
@@ -271,6 +271,35 @@ fn local_state(v: &Value) -> String {
     }
 }
 
+/// A `KV.LOCAL` reply in short: each sibling's dot (node id shortened), HLC timestamp, expiry and
+/// value or `tombstone`.
+fn describe_local(v: &Value) -> String {
+    let mut out = Vec::new();
+    for s in items(v) {
+        let pairs: Vec<(String, String)> = match s {
+            Value::Map(m) => {
+                m.iter().map(|(k, x)| (text(k).unwrap_or_default(), text(x).unwrap_or_default())).collect()
+            }
+            other => items(other)
+                .chunks(2)
+                .filter(|c| c.len() == 2)
+                .map(|c| (text(&c[0]).unwrap_or_default(), text(&c[1]).unwrap_or_default()))
+                .collect(),
+        };
+        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map_or("", |(_, x)| x.as_str());
+        let dot = get("dot");
+        let dot = match dot.split_once(':') {
+            Some((node, counter)) => format!("{}:{counter}", &node[..node.len().min(8)]),
+            None => dot.to_string(),
+        };
+        let what = if get("tombstone") == "1" { "tombstone".to_string() } else { format!("{:?}", get("value")) };
+        let expires = get("expires_at");
+        let expires = if expires.is_empty() { String::new() } else { format!(" expires {expires}") };
+        out.push(format!("{dot} ts {} {what}{expires}", get("timestamp")));
+    }
+    format!("[{}]", out.join(" | "))
+}
+
 /// Waits until all replicas of every key hold the same versions, or `within` passes.
 pub async fn convergence(urls: &[String], keys: &[String], healed: Instant, within: Duration) -> ConvergenceVerdict {
     let mut v = ConvergenceVerdict { keys: keys.len(), ..ConvergenceVerdict::default() };
@@ -339,9 +368,50 @@ pub async fn convergence(urls: &[String], keys: &[String], healed: Instant, with
         // A big run's first rounds can take longer than `within` by themselves.
         if still.is_empty() || (healed.elapsed() > within && rounds >= 3) {
             v.examples = still.iter().take(10).map(|(k, r)| format!("{k} (replicas {r:?})")).collect();
+            // What the replicas of the first few hold, for the report.
+            for (key, replicas) in still.iter().take(3) {
+                for &r in replicas {
+                    let mut c = conns[r].clone();
+                    let state = redis::cmd("KV.LOCAL").arg(key).query_async::<Value>(&mut c).await;
+                    let shown = state.map_or_else(|e| e.to_string(), |s| describe_local(&s));
+                    v.examples.push(format!("{key} on n{}: {shown}", r + 1));
+                }
+            }
             return v;
         }
         pending = still;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// What each replica of `key` holds (`KV.LOCAL`, shortened), for explaining a flagged key.
+pub async fn replica_states(urls: &[String], conns: &[MultiplexedConnection], key: &str) -> Vec<String> {
+    let by_addr: HashMap<String, usize> = urls
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.trim_start_matches("redis://").trim_end_matches('/').to_string(), i))
+        .collect();
+    let Some(first) = conns.first() else { return vec!["no connection".into()] };
+    let mut c = first.clone();
+    let pref = match redis::cmd("KV.PREFLIST").arg(key).query_async::<Value>(&mut c).await {
+        Ok(p) => p,
+        Err(e) => return vec![format!("{key}: KV.PREFLIST failed: {e}")],
+    };
+    let replicas: Vec<usize> = items(&pref)
+        .get(1)
+        .map(items)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|n| {
+            let n = items(n);
+            by_addr.get(&format!("{}:{}", text(n.get(1)?)?, text(n.get(2)?)?)).copied()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for r in replicas {
+        let mut c = conns[r].clone();
+        let state = redis::cmd("KV.LOCAL").arg(key).query_async::<Value>(&mut c).await;
+        out.push(format!("{key} on n{}: {}", r + 1, state.map_or_else(|e| e.to_string(), |s| describe_local(&s))));
+    }
+    out
 }

@@ -13,14 +13,19 @@ pub enum Outcome {
     /// A definite error reply or no connection (the request may still have been partly applied
     /// when the server answered an error such as NOQUORUM).
     Fail,
-    /// Timed out or the connection broke: may or may not have happened.
+    /// Timed out or the connection broke: may or may not have happened, and may still happen.
     Unknown,
+    /// An error reply (`NOQUORUM`…) to the overwrite and mix workloads: not acknowledged, may
+    /// have been partly applied, but the server is done with it (the other workloads record
+    /// error replies as `Fail`).
+    Error,
 }
 
 /// One client operation.
 #[derive(Debug, Clone)]
 pub struct Op {
-    /// `set`, `get`, `kv.get`, `kv.put`, `kv.del`.
+    /// `set`, `get`, `kv.get`, `kv.put`, `kv.del`; the overwrite and mix workloads' `ow.set`,
+    /// `mix.set`, `mix.getset`, `mix.del`, `mix.expire`, `mix.pexpire`.
     pub kind: &'static str,
     pub key: String,
     /// The value written (`set`, `kv.put`) or read (`get`).
@@ -30,11 +35,26 @@ pub struct Op {
     pub seen: Vec<String>,
     /// The causal context a `kv.get` returned or a `kv.put`/`kv.del` sent.
     pub context: Option<String>,
+    /// The reply as text when it carries information (`DEL`/`EXPIRE` counts, `GETSET`'s old
+    /// value); `None` for nil, a plain `+OK` or no reply.
+    pub reply: Option<String>,
+    /// The time to live an `EXPIRE`/`PEXPIRE` asked for, in milliseconds.
+    pub ttl_ms: Option<u64>,
     pub outcome: Outcome,
     pub error: Option<String>,
     pub start_ms: u64,
+    /// The start again, in microseconds since the run started (ordering operations of different
+    /// clients needs more than milliseconds).
+    pub start_us: u64,
     pub latency_us: u64,
     pub phase: usize,
+}
+
+impl Op {
+    /// When the client had its answer (or gave up), in microseconds since the run started.
+    pub fn end_us(&self) -> u64 {
+        self.start_us + self.latency_us
+    }
 }
 
 /// A stretch of the run with one fault state.
@@ -78,6 +98,11 @@ impl Recorder {
     /// Milliseconds since the run started.
     pub fn now_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
+    }
+
+    /// Microseconds since the run started.
+    pub fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
     }
 
     /// The phase operations starting now belong to.

@@ -1,11 +1,12 @@
 //! The fault-injection harness and safety checker (README "Fault injection"): real `cartwheel`
 //! processes on 127.0.0.2…, real faults (kill -9, SIGSTOP, iptables partitions, clock skew), client
-//! workloads over RESP, and checkers that prove no acknowledged write was lost.
+//! workloads over RESP, and checkers that prove no acknowledged write was lost or rolled back.
 //!
 //! A test target without libtest's harness, so it is one script: `cargo test --release --test
 //! chaos` runs the short schedule (about 2.5 minutes), then the self-test — the same checkers
 //! against a deliberately broken cluster (`debug-unsafe-early-ack-ms`), which must report lost
-//! writes. Settings come from the environment:
+//! writes and rollbacks. Before either, the rollback judges are run on hand-made histories
+//! (`judgecheck.rs`). Settings come from the environment:
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
@@ -14,6 +15,10 @@
 //! | `CARTWHEEL_CHAOS_MINUTES` | minutes of faults of the long schedule | 20 |
 //! | `CARTWHEEL_CHAOS_SECONDS` | seconds of faults, overriding either schedule | 90 (short) |
 //! | `CARTWHEEL_CHAOS_NODES` | nodes | 5 |
+//! | `CARTWHEEL_CHAOS_NEMESES` | only these fault kinds, comma-separated (`isolate,kill`) | all |
+//! | `CARTWHEEL_CHAOS_OVERWRITE_CLIENTS` / `_KEYS` | overwrite workload: clients, keys each | 8 / 5 |
+//! | `CARTWHEEL_CHAOS_MIX_CLIENTS` / `_KEYS` | mix workload: clients, shared keys | 4 / 8 |
+//! | `CARTWHEEL_CHAOS_ROTATE_KEYS` | `0`: overwrite/mix keys fixed, not fresh ones every phase | `1` |
 //! | `CARTWHEEL_CHAOS_SELFTEST` | `0` skips the broken-build self-test | `1` |
 //! | `CARTWHEEL_CHAOS_REQUIRED` | `1`: fail instead of skipping when not root / no iptables | `0` |
 //! | `CARTWHEEL_CHAOS_OUT` | where JSON results and node data/logs go | `target/<profile>/chaos` |
@@ -25,9 +30,13 @@
 mod checker;
 mod cluster;
 mod history;
+mod judgecheck;
+mod mixcheck;
 mod nemesis;
 mod netfilter;
+mod overwrite;
 mod report;
+mod rollback;
 mod run;
 mod workload;
 
@@ -166,6 +175,12 @@ async fn run_all(mode: &str) -> Result<(), String> {
         Some(secs) => RunSpec { faults_for: Duration::from_secs(secs), ..main },
         None => main,
     };
+    let main = match env::var("CARTWHEEL_CHAOS_NEMESES") {
+        Ok(list) => RunSpec { schedule: main.schedule.only(&list)?, ..main },
+        Err(_) => main,
+    };
+    let cases = judgecheck::check_judges().map_err(|e| format!("the rollback judges are wrong: {e}"))?;
+    println!("chaos: the rollback judges give the expected answer on {cases} hand-made histories");
     println!("chaos: {} schedule, seed {seed} (replay: CARTWHEEL_CHAOS={mode} CARTWHEEL_CHAOS_SEED={seed})", main.name);
     let report = run::run(&main, PathBuf::from(CARTWHEEL).as_path(), &out.join(format!("{}-nodes", main.name))).await?;
     report.print();
@@ -200,6 +215,15 @@ async fn run_all(mode: &str) -> Result<(), String> {
                 report.register.lost
             );
         }
+        // A SET answered before it is done lands after the acknowledged DEL/GETSET/EXPIRE that
+        // followed it: the rollback checkers must see that too.
+        let (o, m) = (&report.overwrite, &report.mix);
+        let rollbacks = o.rollback + o.lost + m.rollback + m.lost;
+        if rollbacks == 0 {
+            failures.push("self-test: the rollback checkers did not catch the early-acknowledging build".into());
+        } else {
+            println!("self-test: the rollback checkers caught the broken build ({rollbacks} keys rolled back or lost)");
+        }
     }
     println!("chaos: results in {}", out.display());
     if failures.is_empty() {
@@ -222,6 +246,11 @@ fn base(seed: u64, nodes: usize) -> RunSpec {
         register_clients: 6,
         sibling_clients: 4,
         sibling_keys: 8,
+        overwrite_clients: env_u64("CARTWHEEL_CHAOS_OVERWRITE_CLIENTS", 8).min(64) as u32,
+        overwrite_keys: env_u64("CARTWHEEL_CHAOS_OVERWRITE_KEYS", 5).clamp(1, 1000) as usize,
+        mix_clients: env_u64("CARTWHEEL_CHAOS_MIX_CLIENTS", 4).min(64) as u32,
+        mix_keys: env_u64("CARTWHEEL_CHAOS_MIX_KEYS", 8).clamp(1, 1000) as usize,
+        rotate_keys: env_u64("CARTWHEEL_CHAOS_ROTATE_KEYS", 1) != 0,
         pace: Duration::from_millis(10),
         max_ops: 1_000_000,
         check_convergence: true,

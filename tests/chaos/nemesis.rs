@@ -74,14 +74,29 @@ pub struct Schedule {
     pub quiet_secs: (u64, u64),
 }
 
+/// Every kind of fault.
+pub const KINDS: [&str; 9] = ["kill", "pause", "partition", "isolate", "one-way", "bridge", "flaky", "skew", "combo"];
+
 impl Schedule {
     /// Every kind of fault.
     pub fn mixed(fault_secs: (u64, u64), quiet_secs: (u64, u64)) -> Schedule {
-        Schedule {
-            kinds: vec!["kill", "pause", "partition", "isolate", "one-way", "bridge", "flaky", "skew", "combo"],
-            fault_secs,
-            quiet_secs,
+        Schedule { kinds: KINDS.to_vec(), fault_secs, quiet_secs }
+    }
+
+    /// Only the kinds named in `list` (comma-separated, e.g. `isolate,kill`).
+    pub fn only(self, list: &str) -> Result<Schedule, String> {
+        let mut kinds = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let kind = KINDS
+                .iter()
+                .find(|k| **k == name)
+                .ok_or_else(|| format!("unknown nemesis {name:?} (known: {})", KINDS.join(", ")))?;
+            kinds.push(*kind);
         }
+        if kinds.is_empty() {
+            return Err("no nemesis named".into());
+        }
+        Ok(Schedule { kinds, ..self })
     }
 }
 

@@ -7,6 +7,8 @@ use serde_json::{json, Value};
 
 use crate::checker::{ConvergenceVerdict, RegisterVerdict, SiblingVerdict};
 use crate::history::{Event, Op, Outcome, Phase};
+use crate::mixcheck::MixVerdict;
+use crate::rollback::OverwriteVerdict;
 
 /// Operations that started during one kind of phase (all phases of that kind together).
 #[derive(Debug, Clone, Default)]
@@ -75,13 +77,20 @@ pub struct RunReport {
     pub faults: usize,
     pub register: RegisterVerdict,
     pub siblings: SiblingVerdict,
+    pub overwrite: OverwriteVerdict,
+    pub mix: MixVerdict,
     pub convergence: Option<ConvergenceVerdict>,
+    /// The same comparison for the overwrite and mix keys, informational (not part of
+    /// [`RunReport::safe`]).
+    pub side_convergence: Option<ConvergenceVerdict>,
     pub hints_drained_secs: Option<f64>,
     pub healthy_after_secs: f64,
     pub phases: Vec<PhaseStats>,
     pub events: Vec<Event>,
     /// The commonest error replies and client-side failures, with their counts.
     pub errors: Vec<(String, usize)>,
+    /// The history and replica states of keys the rollback checkers flagged.
+    pub diagnostics: Vec<String>,
 }
 
 /// The `top` commonest errors (first 60 characters of each message).
@@ -101,6 +110,7 @@ impl RunReport {
     pub fn safe(&self) -> bool {
         let r = &self.register;
         let s = &self.siblings;
+        let (o, m) = (&self.overwrite, &self.mix);
         let converged = self.convergence.as_ref().is_none_or(|c| c.converged == c.keys);
         r.lost == 0
             && r.unexpected == 0
@@ -109,6 +119,14 @@ impl RunReport {
             && s.stale == 0
             && s.unexpected == 0
             && s.unreadable == 0
+            && o.rollback == 0
+            && o.lost == 0
+            && o.unexpected == 0
+            && o.unreadable == 0
+            && m.rollback == 0
+            && m.lost == 0
+            && m.unexpected == 0
+            && m.unreadable == 0
             && converged
             && self.hints_drained_secs.is_some()
     }
@@ -122,30 +140,105 @@ impl RunReport {
             "== {}: seed {}, {} nodes, {:.0} s of faults ({} faults)",
             self.name, self.seed, self.nodes, self.fault_secs, self.faults
         );
-        println!(
-            "{:<10} {:>8} {:>8} {:>7} {:>7} {:>5} {:>9} {:>10} {:>6}",
-            "workload", "ops", "acked", "failed", "unknown", "lost", "recovered", "unexpected", "stale"
-        );
-        println!(
-            "{:<10} {:>8} {:>8} {:>7} {:>7} {:>5} {:>9} {:>10} {:>6}",
-            "register", r.attempted, r.acked, r.failed, r.unknown, r.lost, r.recovered, r.unexpected, "-"
-        );
-        println!(
-            "{:<10} {:>8} {:>8} {:>7} {:>7} {:>5} {:>9} {:>10} {:>6}",
-            "siblings",
-            s.writes + s.deletes,
-            s.acked,
-            "-",
-            "-",
-            s.lost,
-            "-",
-            s.unexpected,
-            s.stale
-        );
+        let (o, m) = (&self.overwrite, &self.mix);
+        let row = |cells: [String; 10]| {
+            println!(
+                "{:<10} {:>8} {:>8} {:>7} {:>7} {:>5} {:>9} {:>10} {:>6} {:>8}",
+                cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7], cells[8], cells[9]
+            )
+        };
+        let n = |x: usize| x.to_string();
+        let dash = || "-".to_string();
+        row(["workload", "ops", "acked", "failed", "unknown", "lost", "recovered", "unexpected", "stale", "rollback"]
+            .map(String::from));
+        row([
+            "register".into(),
+            n(r.attempted),
+            n(r.acked),
+            n(r.failed),
+            n(r.unknown),
+            n(r.lost),
+            n(r.recovered),
+            n(r.unexpected),
+            dash(),
+            dash(),
+        ]);
+        row([
+            "siblings".into(),
+            n(s.writes + s.deletes),
+            n(s.acked),
+            dash(),
+            dash(),
+            n(s.lost),
+            dash(),
+            n(s.unexpected),
+            n(s.stale),
+            dash(),
+        ]);
+        row([
+            "overwrite".into(),
+            n(o.attempted),
+            n(o.acked),
+            n(o.failed + o.errors),
+            n(o.unknown),
+            n(o.lost),
+            n(o.newer_than_ack),
+            n(o.unexpected),
+            dash(),
+            n(o.rollback),
+        ]);
+        row([
+            "mix".into(),
+            n(m.ops),
+            n(m.acked),
+            n(m.failed + m.errors),
+            n(m.unknown),
+            n(m.lost),
+            dash(),
+            n(m.unexpected),
+            dash(),
+            n(m.rollback),
+        ]);
         println!(
             "   siblings: {} keys, {} puts, {} deletes, at most {} siblings per key after the heal",
             s.keys, s.writes, s.deletes, s.max_siblings
         );
+        println!(
+            "   overwrite: {} keys, {} error replies; {} rolled back ({} of them to a write that had an error reply), \
+             undoing up to {} acknowledged writes; {} read a newer unacknowledged write; {} a write that timed out \
+             and ran late (allowed); {} keys with siblings",
+            o.keys,
+            o.errors,
+            o.rollback,
+            o.rollback_of_error,
+            o.max_acked_undone,
+            o.newer_than_ack,
+            o.late_timeouts,
+            o.keys_with_siblings
+        );
+        println!(
+            "   mix: {} keys, {} error replies, {} effective acknowledged ops; {} rolled back ({} to a write that had an \
+             error reply), {} lost; {} explained only by a timed-out request running late (allowed); {} keys \
+             with siblings",
+            m.keys,
+            m.errors,
+            m.effective,
+            m.rollback,
+            m.rollback_of_error,
+            m.lost,
+            m.late_timeouts,
+            m.keys_with_siblings
+        );
+        println!(
+            "   getset (informational): {} acknowledged, {} returned a replaced value, {} a value nobody wrote",
+            m.getsets, m.stale_reads, m.getset_unexpected
+        );
+        for (what, by) in [("overwrite", &o.by_phase), ("mix", &m.by_phase)] {
+            if !by.is_empty() {
+                let list: Vec<String> = by.iter().map(|(p, c)| format!("{p} {c}")).collect();
+                println!("   {what} rollbacks by the phase the write that came back was sent in: {}", list.join(", "));
+            }
+        }
         match &self.convergence {
             Some(c) => println!(
                 "convergence: {}/{} keys identical on all replicas {:.1} s after the final heal (cluster healthy after {:.1} s, hints drained after {})",
@@ -156,6 +249,12 @@ impl RunReport {
                 self.hints_drained_secs.map_or("NEVER".into(), |h| format!("{h:.1} s"))
             ),
             None => println!("convergence: not checked"),
+        }
+        if let Some(c) = &self.side_convergence {
+            println!(
+                "   overwrite and mix keys (informational): {}/{} identical on all replicas after the R=N pass",
+                c.converged, c.keys
+            );
         }
         println!(
             "{:<10} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
@@ -181,12 +280,22 @@ impl RunReport {
         {
             println!("   ! {e}");
         }
+        for e in o.examples.iter().take(10).chain(m.examples.iter().take(10)) {
+            println!("   ! {e}");
+        }
+        for e in &self.diagnostics {
+            println!("   (explain) {e}");
+        }
+        for e in self.side_convergence.iter().flat_map(|c| c.examples.iter().filter(|e| e.contains(" on n")).take(6)) {
+            println!("   (informational) {e}");
+        }
     }
 
     /// The JSON document.
     pub fn json(&self) -> Value {
         let r = &self.register;
         let s = &self.siblings;
+        let (o, m) = (&self.overwrite, &self.mix);
         json!({
             "name": self.name, "seed": self.seed, "nodes": self.nodes, "fault_secs": self.fault_secs,
             "faults": self.faults, "safe": self.safe(),
@@ -196,8 +305,23 @@ impl RunReport {
             "siblings": {"keys": s.keys, "puts": s.writes, "deletes": s.deletes, "acked_puts": s.acked, "lost": s.lost,
                 "stale": s.stale, "unexpected": s.unexpected, "unreadable": s.unreadable, "max_siblings": s.max_siblings,
                 "examples": s.examples},
+            "overwrite": {"keys": o.keys, "attempted": o.attempted, "acked": o.acked, "failed": o.failed,
+                "errors": o.errors, "unknown": o.unknown, "rollback": o.rollback,
+                "rollback_of_error": o.rollback_of_error, "late_timeouts": o.late_timeouts,
+                "max_acked_undone": o.max_acked_undone, "lost": o.lost, "unexpected": o.unexpected,
+                "unreadable": o.unreadable, "newer_than_ack": o.newer_than_ack,
+                "keys_with_siblings": o.keys_with_siblings, "rollback_by_phase": o.by_phase, "examples": o.examples},
+            "mix": {"keys": m.keys, "ops": m.ops, "acked": m.acked, "failed": m.failed, "errors": m.errors,
+                "unknown": m.unknown, "effective": m.effective, "rollback": m.rollback,
+                "rollback_of_error": m.rollback_of_error, "late_timeouts": m.late_timeouts,
+                "lost": m.lost, "unexpected": m.unexpected, "unreadable": m.unreadable,
+                "getsets": m.getsets, "getset_stale_reads": m.stale_reads,
+                "getset_unexpected": m.getset_unexpected, "keys_with_siblings": m.keys_with_siblings,
+                "rollback_by_phase": m.by_phase, "examples": m.examples},
             "convergence": self.convergence.as_ref().map(|c| json!({"keys": c.keys, "converged": c.converged,
                 "secs_after_heal": c.secs_after_heal, "examples": c.examples})),
+            "side_convergence": self.side_convergence.as_ref().map(|c| json!({"keys": c.keys,
+                "converged": c.converged, "examples": c.examples})),
             "hints_drained_secs": self.hints_drained_secs,
             "healthy_after_secs": self.healthy_after_secs,
             "errors": self.errors.iter().map(|(e, n)| json!({"error": e, "count": n})).collect::<Vec<_>>(),

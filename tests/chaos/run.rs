@@ -10,10 +10,13 @@ use tokio::task::JoinSet;
 
 use crate::checker::{self, connections, read_all};
 use crate::cluster::{fresh_dir, Cluster};
-use crate::history::Recorder;
+use crate::history::{Op, Outcome, Recorder};
+use crate::mixcheck::judge_mix;
 use crate::nemesis::{self, Schedule};
 use crate::netfilter::Netfilter;
+use crate::overwrite::{mix_client, overwrite_client};
 use crate::report::{phase_stats, top_errors, RunReport};
+use crate::rollback::{judge_overwrite, read_finals};
 use crate::workload::{register_client, sibling_client, Shared};
 
 /// What to run.
@@ -29,6 +32,14 @@ pub struct RunSpec {
     pub register_clients: u32,
     pub sibling_clients: u32,
     pub sibling_keys: usize,
+    /// Clients of the overwrite workload, and keys each of them owns.
+    pub overwrite_clients: u32,
+    pub overwrite_keys: usize,
+    /// Clients of the mix workload, and the keys they share.
+    pub mix_clients: u32,
+    pub mix_keys: usize,
+    /// Whether the overwrite and mix clients move to fresh keys at every phase.
+    pub rotate_keys: bool,
     pub pace: Duration,
     pub max_ops: u64,
     pub check_convergence: bool,
@@ -76,6 +87,12 @@ async fn run_on(spec: &RunSpec, cluster: &mut Cluster) -> Result<RunReport, Stri
     for id in 0..spec.sibling_clients {
         tasks.spawn(sibling_client(100 + id, shared.clone(), spec.sibling_keys, spec.seed));
     }
+    for id in 0..spec.overwrite_clients {
+        tasks.spawn(overwrite_client(id, shared.clone(), spec.overwrite_keys, spec.rotate_keys, spec.seed));
+    }
+    for id in 0..spec.mix_clients {
+        tasks.spawn(mix_client(id, shared.clone(), spec.mix_keys, spec.rotate_keys, spec.seed));
+    }
     let started = Instant::now();
     let faults = nemesis::drive(cluster, &mut net, &rec, &spec.schedule, spec.seed, spec.faults_for).await;
     let fault_secs = started.elapsed().as_secs_f64();
@@ -98,19 +115,38 @@ async fn run_on(spec: &RunSpec, cluster: &mut Cluster) -> Result<RunReport, Stri
     let conns = connections(&urls, &[]).await?;
     let register = checker::register(&ops, &conns).await;
     let siblings = checker::siblings(&ops, &conns).await;
-    let convergence = if spec.check_convergence {
+    let overwritten = keys_of(&ops, |o| o.kind.starts_with("ow.") || o.kind.starts_with("mix."));
+    let (convergence, side_convergence) = if spec.check_convergence {
         // Read every key once more at R = N: read repair brings every replica up to date (there
         // is no anti-entropy yet), then compare the replicas' own copies.
-        let mut keys: Vec<String> =
-            ops.iter().filter(|o| o.kind == "set" || o.kind == "kv.get").map(|o| o.key.clone()).collect();
-        keys.sort();
-        keys.dedup();
+        let keys = keys_of(&ops, |o| o.kind == "set" || o.kind == "kv.get");
         let all = connections(&urls, &["ALL"]).await?;
         let _ = read_all(&all, &keys, |k| redis::cmd("KV.GET").arg(k).clone()).await;
-        Some(checker::convergence(&urls, &keys, healed, Duration::from_secs(180)).await)
+        let _ = read_all(&all, &overwritten, |k| redis::cmd("KV.GET").arg(k).clone()).await;
+        let main = checker::convergence(&urls, &keys, healed, Duration::from_secs(180)).await;
+        // The overwrite and mix keys are compared too, once the others agree, for information:
+        // their replicas can keep different tombstone siblings (README "Fault injection").
+        let side = checker::convergence(&urls, &overwritten, healed, Duration::ZERO).await;
+        (Some(main), Some(side))
     } else {
-        None
+        (None, None)
     };
+    // The rollback checkers: every TTL the mix workload set has run out, then every key is read
+    // at R = N.
+    wait_ttls(&ops, &rec).await;
+    let finals = read_finals(&urls, &overwritten, &rec).await?;
+    let (phases, events) = (rec.phases(), rec.events());
+    let overwrite = judge_overwrite(&ops, &finals, &phases);
+    let mix = judge_mix(&ops, &finals, &phases, &events);
+    let flagged: Vec<&str> = overwrite
+        .examples
+        .iter()
+        .chain(&mix.examples)
+        .filter(|e| e.contains(": reads "))
+        .filter_map(|e| e.split(": ").next())
+        .take(4)
+        .collect();
+    let diagnostics = explain(&urls, &ops, &flagged).await;
     Ok(RunReport {
         name: spec.name.to_string(),
         seed: spec.seed,
@@ -119,13 +155,65 @@ async fn run_on(spec: &RunSpec, cluster: &mut Cluster) -> Result<RunReport, Stri
         faults,
         register,
         siblings,
+        overwrite,
+        mix,
         convergence,
+        side_convergence,
         hints_drained_secs,
         healthy_after_secs,
-        phases: phase_stats(&ops, &rec.phases(), end_ms),
-        events: rec.events(),
+        phases: phase_stats(&ops, &phases, end_ms),
+        events,
         errors: top_errors(&ops, 6),
+        diagnostics,
     })
+}
+
+/// For keys a rollback checker flagged: every operation on them (client times) and what each
+/// replica holds now, so that a failure in CI can be explained from its log alone.
+async fn explain(urls: &[String], ops: &[Op], keys: &[&str]) -> Vec<String> {
+    let Ok(conns) = connections(urls, &[]).await else { return vec!["cannot connect to explain".into()] };
+    let mut out = Vec::new();
+    for key in keys {
+        for o in ops.iter().filter(|o| o.key == *key && o.outcome != Outcome::Fail) {
+            let what = match (&o.value, o.ttl_ms) {
+                (Some(v), _) => v.clone(),
+                (None, Some(t)) => format!("{t} ms"),
+                _ => String::new(),
+            };
+            out.push(format!(
+                "{key}: {} {what} -> {} {:?} (+{:.3}..{:.3} s){}",
+                o.kind,
+                o.reply.as_deref().unwrap_or("-"),
+                o.outcome,
+                o.start_us as f64 / 1e6,
+                o.end_us() as f64 / 1e6,
+                o.error.as_deref().map(|e| format!(" {e}")).unwrap_or_default()
+            ));
+        }
+        out.extend(checker::replica_states(urls, &conns, key).await);
+    }
+    out
+}
+
+/// The distinct keys of the operations `keep` selects, sorted.
+fn keys_of(ops: &[Op], keep: impl Fn(&Op) -> bool) -> Vec<String> {
+    let mut keys: Vec<String> = ops.iter().filter(|o| keep(o)).map(|o| o.key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Waits until every `EXPIRE`/`PEXPIRE` that may have run has run out (in cluster time, which a
+/// skewed node does not move).
+async fn wait_ttls(ops: &[Op], rec: &Recorder) {
+    let until_us = ops
+        .iter()
+        .filter(|o| o.outcome != Outcome::Fail)
+        .filter_map(|o| o.ttl_ms.map(|t| o.end_us() + t * 1000 + 500_000))
+        .max()
+        .unwrap_or(0);
+    let wait = until_us.saturating_sub(rec.now_us()).min(10_000_000);
+    tokio::time::sleep(Duration::from_micros(wait)).await;
 }
 
 /// Seconds from `healed` until no node holds hints, or `None` if that did not happen in `within`.
@@ -140,18 +228,31 @@ async fn wait_hints_drained(cluster: &Cluster, healed: Instant, within: Duration
     None
 }
 
-/// Writes the siblings workload's operations (one per line) to `history-siblings.txt` under `root`,
-/// for replaying a failure by eye.
-fn write_history(root: &Path, ops: &[crate::history::Op]) -> Result<(), String> {
+/// Writes the siblings, overwrite and mix workloads' operations (one per line, in the order they
+/// were recorded) to `history-siblings.txt`, `history-overwrite.txt` and `history-mix.txt` under
+/// `root`, for replaying a failure by eye.
+fn write_history(root: &Path, ops: &[Op]) -> Result<(), String> {
     use std::fmt::Write as _;
-    let mut text = String::new();
-    for o in ops.iter().filter(|o| o.key.starts_with("s:")) {
-        let _ = writeln!(
-            text,
-            "+{}ms {:?} {} {} value={:?} seen={:?} context={:?} latency={}us error={:?}",
-            o.start_ms, o.outcome, o.kind, o.key, o.value, o.seen, o.context, o.latency_us, o.error
-        );
+    for (prefix, file) in [("s:", "history-siblings.txt"), ("o:", "history-overwrite.txt"), ("m:", "history-mix.txt")] {
+        let mut text = String::new();
+        for o in ops.iter().filter(|o| o.key.starts_with(prefix)) {
+            let _ = write!(
+                text,
+                "+{:.3}..{:.3}s {:?} {} {} value={:?}",
+                o.start_us as f64 / 1e6,
+                o.end_us() as f64 / 1e6,
+                o.outcome,
+                o.kind,
+                o.key,
+                o.value
+            );
+            let _ = match prefix {
+                "s:" => writeln!(text, " seen={:?} context={:?} error={:?}", o.seen, o.context, o.error),
+                _ => writeln!(text, " ttl_ms={:?} reply={:?} error={:?}", o.ttl_ms, o.reply, o.error),
+            };
+        }
+        let path = root.join(file);
+        std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
     }
-    let path = root.join("history-siblings.txt");
-    std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))
+    Ok(())
 }

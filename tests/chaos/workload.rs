@@ -43,7 +43,7 @@ struct Client {
 /// The result of one request: the reply or how it failed, and its latency.
 struct Done<T> {
     result: Result<T, (Outcome, String)>,
-    start_ms: u64,
+    start_us: u64,
     latency_us: u64,
     phase: usize,
 }
@@ -61,7 +61,7 @@ impl Client {
 
     async fn run<T: FromRedisValue>(&mut self, cmd: &redis::Cmd) -> Done<T> {
         let rec = &self.shared.rec;
-        let (start_ms, phase, started) = (rec.now_ms(), rec.phase(), Instant::now());
+        let (start_us, phase, started) = (rec.now_us(), rec.phase(), Instant::now());
         let result = self.request(cmd).await;
         let latency_us = started.elapsed().as_micros() as u64;
         if let Err((outcome, _)) = &result {
@@ -69,7 +69,7 @@ impl Client {
                 self.next_node();
             }
         }
-        Done { result, start_ms, latency_us, phase }
+        Done { result, start_us, latency_us, phase }
     }
 
     async fn request<T: FromRedisValue>(&mut self, cmd: &redis::Cmd) -> Result<T, (Outcome, String)> {
@@ -123,9 +123,12 @@ fn op<T>(
         value,
         seen,
         context,
+        reply: None,
+        ttl_ms: None,
         outcome,
         error,
-        start_ms: d.start_ms,
+        start_ms: d.start_us / 1000,
+        start_us: d.start_us,
         latency_us: d.latency_us,
         phase: d.phase,
     }

@@ -96,7 +96,8 @@ impl ProcessCluster {
             for &i in &running {
                 let view = self.cluster_nodes(i).await;
                 let healthy = view.as_deref().map(|t| t.lines().filter(|l| !l.contains("fail")).count());
-                views.push((i, healthy == Some(running.len()), view));
+                let ok = healthy == Some(running.len()) && self.ready(i).await;
+                views.push((i, ok, view));
             }
             if views.iter().all(|(_, ok, _)| *ok) {
                 return;
@@ -122,6 +123,14 @@ impl ProcessCluster {
     }
 
     /// `CLUSTER NODES` of node `i`.
+    /// Whether node `i` coordinates (it answers a read instead of `TRYAGAIN`: it has joined and
+    /// its peers' clocks have voted).
+    pub async fn ready(&self, i: usize) -> bool {
+        let Ok(client) = redis::Client::open(self.url(i)) else { return false };
+        let Ok(mut c) = client.get_multiplexed_async_connection().await else { return false };
+        redis::cmd("EXISTS").arg("readiness-probe").query_async::<i64>(&mut c).await.is_ok()
+    }
+
     pub async fn cluster_nodes(&self, i: usize) -> Option<String> {
         let client = redis::Client::open(self.url(i)).ok()?;
         let mut c = client.get_multiplexed_async_connection().await.ok()?;

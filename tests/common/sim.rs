@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use cartwheel::clock::{Clock, SkewedClock};
 use cartwheel::command::{self, Session};
 use cartwheel::config::Config;
 use cartwheel::net::{Network, SimNetwork};
@@ -22,6 +23,7 @@ pub struct SimCluster {
     pub net: SimNetwork,
     nodes: Vec<Option<NodeHandle>>,
     cfgs: Vec<Config>,
+    clocks: Vec<Arc<dyn Clock>>,
     ids: Vec<NodeId>,
     _dirs: Vec<tempfile::TempDir>,
 }
@@ -37,9 +39,18 @@ impl SimCluster {
 
     /// `n` nodes whose configuration `tweak` adjusts.
     pub async fn start_with(n: usize, tweak: impl Fn(&mut Config)) -> SimCluster {
+        SimCluster::start_skewed(n, tweak, &vec![0; n]).await
+    }
+
+    /// `n` nodes whose configuration `tweak` adjusts and whose wall clocks are off by
+    /// `skew_ms[i]` milliseconds.
+    pub async fn start_skewed(n: usize, tweak: impl Fn(&mut Config), skew_ms: &[i64]) -> SimCluster {
+        assert_eq!(skew_ms.len(), n, "one skew per node");
         let net = SimNetwork::new(7);
         let (mut nodes, mut dirs, mut cfgs) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..n {
+        let clocks: Vec<Arc<dyn Clock>> =
+            skew_ms.iter().map(|&offset_ms| Arc::new(SkewedClock { offset_ms }) as Arc<dyn Clock>).collect();
+        for (i, clock) in clocks.iter().enumerate() {
             let dir = tempfile::tempdir().unwrap();
             let mut cfg = Config::for_test(dir.path());
             cfg.cluster_enabled = true;
@@ -54,13 +65,24 @@ impl SimCluster {
             cfg.rpc_timeout_ms = 300;
             tweak(&mut cfg);
             let shared: Arc<dyn Network> = Arc::new(net.clone());
-            nodes.push(Some(NodeHandle::start_on(cfg.clone(), Some(shared)).await.unwrap()));
+            nodes.push(Some(NodeHandle::start_clocked(cfg.clone(), Some(shared), Arc::clone(clock)).await.unwrap()));
             cfgs.push(cfg);
             dirs.push(dir);
         }
         let ids = nodes.iter().map(|n| n.as_ref().unwrap().node().coord.node_id()).collect();
-        let c = SimCluster { net, nodes, cfgs, ids, _dirs: dirs };
+        let c = SimCluster { net, nodes, cfgs, clocks, ids, _dirs: dirs };
         c.wait_healthy(&(0..n).collect::<Vec<_>>(), n).await;
+        wait_until("every node ready", Duration::from_secs(20), || {
+            (0..n).all(|i| c.node(i).cluster.as_ref().unwrap().ready())
+        })
+        .await;
+        // Nodes start one after the other, so an early node became ready knowing only the nodes
+        // started before it; wait until each one's cluster time has the vote of every other node
+        // (it gets it on its first call to a newcomer, within a gossip round).
+        wait_until("every clock vote in", Duration::from_secs(20), || {
+            (0..n).all(|i| c.node(i).cluster.as_ref().unwrap().clock().peer_votes() >= (n - 1).min(4))
+        })
+        .await;
         c
     }
 
@@ -79,7 +101,8 @@ impl SimCluster {
     pub async fn restart_node(&mut self, i: usize) {
         self.stop_node(i).await;
         let shared: Arc<dyn Network> = Arc::new(self.net.clone());
-        self.nodes[i] = Some(NodeHandle::start_on(self.cfgs[i].clone(), Some(shared)).await.unwrap());
+        let clock = Arc::clone(&self.clocks[i]);
+        self.nodes[i] = Some(NodeHandle::start_clocked(self.cfgs[i].clone(), Some(shared), clock).await.unwrap());
     }
 
     /// The id of node `i`.
@@ -181,13 +204,18 @@ pub fn session_of(node: &Arc<Node>) -> Session {
     Session::new(ClientEntry::detached(a, a), true)
 }
 
-/// An `INFO cartwheel` field of `node`.
-pub async fn info_field(node: &Arc<Node>, field: &str) -> String {
+/// `INFO cartwheel` of `node`.
+pub async fn info_text(node: &Arc<Node>) -> String {
     let (Reply::Bulk(b) | Reply::Verbatim(b)) = run_on(node, &mut session_of(node), &["INFO", "cartwheel"]).await
     else {
         panic!("INFO")
     };
-    let text = String::from_utf8(b.to_vec()).unwrap();
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+/// An `INFO cartwheel` field of `node`.
+pub async fn info_field(node: &Arc<Node>, field: &str) -> String {
+    let text = info_text(node).await;
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
         .unwrap_or_else(|| panic!("no {field} in INFO: {text}"))

@@ -29,6 +29,8 @@ use crate::version::NodeId;
 pub(super) struct TestHandler {
     pub requests: AtomicU64,
     pub one_ways: Mutex<Vec<Bytes>>,
+    /// The deadline each request arrived with, in arrival order.
+    pub deadlines: Mutex<Vec<Option<tokio::time::Instant>>>,
 }
 
 impl TestHandler {
@@ -38,8 +40,14 @@ impl TestHandler {
 }
 
 impl Handler for TestHandler {
-    fn handle(&self, from: PeerInfo, request: Bytes) -> BoxFuture<'static, Result<Bytes, String>> {
+    fn handle(
+        &self,
+        from: PeerInfo,
+        request: Bytes,
+        deadline: Option<tokio::time::Instant>,
+    ) -> BoxFuture<'static, Result<Bytes, String>> {
         self.requests.fetch_add(1, Ordering::SeqCst);
+        self.deadlines.lock().unwrap().push(deadline);
         async move {
             if request.starts_with(b"slow") {
                 tokio::time::sleep(Duration::from_secs(10)).await;

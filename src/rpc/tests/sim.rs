@@ -316,3 +316,32 @@ async fn queued_one_way_frames_leave_in_one_flush() {
     assert_eq!(order, ["gossip 0", "gossip 1", "gossip 2"]);
     server.stop().await;
 }
+
+/// The late-request fence's arithmetic end to end: whatever the two nodes' clocks read and however
+/// slow the link, the deadline a request arrives with is never after its caller's deadline, and
+/// is earlier by no more than about one one-way delay.
+#[tokio::test(start_paused = true)]
+async fn a_request_arrives_with_its_callers_deadline_in_the_receivers_clock() {
+    for (skew_us, delay_ms) in [(0i64, 0u64), (3_600_000_000, 40), (-3_600_000_000, 40), (-1_700_000_000_000_000, 5)] {
+        let (sim_net, net) = sim();
+        sim_net.set_delay(Duration::from_millis(delay_ms));
+        let (a, b) = (addr("10.0.0.1:7000"), addr("10.0.0.2:7000"));
+        let mut server_cfg = cfg(b);
+        let base = 1_800_000_000_000_000u64;
+        server_cfg.clock = crate::rpc::LocalClock::starting_at(base.saturating_add_signed(skew_us));
+        let mut client_cfg = cfg(a);
+        client_cfg.clock = crate::rpc::LocalClock::starting_at(base);
+        let server = TestServer::start(net.clone(), server_cfg).await;
+        let c = client(net, client_cfg);
+        for timeout in [SECOND, 10 * SECOND] {
+            let called = Instant::now();
+            c.call(b, Bytes::from_static(b"hi"), timeout).await.unwrap();
+            let arrived = server.handler.deadlines.lock().unwrap().pop().flatten().expect("a deadline");
+            let caller = called + timeout;
+            assert!(arrived <= caller, "skew {skew_us} µs: the receiver's deadline is after the caller's");
+            let slack = Duration::from_millis(delay_ms) + timeout / 1000 + Duration::from_millis(1);
+            assert!(arrived + slack >= caller, "skew {skew_us} µs: deadline {:?} too early", caller - arrived);
+        }
+        server.stop().await;
+    }
+}
