@@ -3,33 +3,36 @@
 //! Read the modules in the order a request travels:
 //!
 //! ```text
-//! client ─RESP─▶ resp::connection ─▶ command::execute ─▶ cluster::route ──▶ coordinator ─▶ storage (fjall)
-//!                 (parser, reply)      (table, families)   (here, forward    (versions,      (Store trait,
-//!                                                           or split; quorum  key locks,      durability,
-//!                                                           reads / writes)   expiry)         group commit)
-//!                                                               │ ring::preference_list(slot)
-//!                                                               └─ rpc::RpcClient ─net─▶ peer cluster::service ─▶ its coordinator
+//! client ─RESP─▶ edge::connection ─▶ router::execute ─┬─ here ──────▶ command::dispatch ─▶ coordinator ─▶ storage (fjall)
+//!                 (resp::parser,      (table, arity,   │              (one handler per    (versions,      (Store trait,
+//!                  resp::reply)        auth, stats)    │               family)             key locks,      durability,
+//!                                                      │                                   expiry)         group commit)
+//!                                                      │  writes: cluster::write (W of N)   reads: cluster::read (R of N)
+//!                                                      └─ forward ─▶ rpc::RpcClient ─net─▶ peer::service ─▶ router::execute_forwarded
 //! membership (gossip) ──ClusterView──▶ cluster::Topology (members + ring snapshot)
 //! ```
 //!
-//! 1. [`resp`] — the client edge: incremental request parser with Redis's limits and errors,
-//!    reply encoding for RESP2/RESP3, the per-connection loop and the listener.
-//! 2. [`command`] — the command table (arity, flags, key positions) and one file per command
-//!    family; commands return [`resp::reply::Reply`] values and never touch the socket.
-//! 3. [`cluster`] — where a command runs (this node, its key's coordinator, or split across
-//!    nodes), quorum writes and reads with read repair, cluster-wide keyspace commands, and the
-//!    service answering peers. Absent on a standalone node (a cluster of one).
-//! 4. [`coordinator`] — this node's replica: per-key serialisation, new causal versions, merges
-//!    of versions from other replicas, expiry.
-//! 5. [`version`] — pure: DVVSet sibling sets, the hybrid logical clock, the stored encoding.
-//! 6. [`storage`] — the `Store` trait, fjall and in-memory implementations, fsync policy.
-//! 7. [`ring`] — pure: vnode tokens, slots, preference lists.
-//! 8. [`rpc`] over [`net`] — node-to-node transport: authenticated, multiplexed, TCP or simulated.
-//! 9. [`membership`] — gossip, failure detector, `CLUSTER MEET`/`FORGET`; publishes the view.
+//! 1. [`edge`] — the listener and the per-connection loop (batching, pipelining, one write per
+//!    read batch); [`resp`] below it is the protocol: request parser, reply encoding, clients.
+//! 2. [`router`] — every client command's first stop: table lookup, arity, authentication,
+//!    command stats; then here, forwarded to the key's coordinator, or split across nodes.
+//! 3. [`command`] — the command table and one file per command family; handlers take a
+//!    [`command::Context`] and return [`resp::reply::Reply`] values, never touching the socket.
+//! 4. [`cluster`] — quorum writes and reads with read repair, hinted handoff delivery, tombstone
+//!    reaps, cluster-wide keyspace commands, the wire messages. Absent on a standalone node.
+//! 5. [`peer`] — the other side of [`cluster`]: the service answering peers' typed requests, and
+//!    the start of a node's cluster part (RPC server, gossip, workers).
+//! 6. [`coordinator`] — this node's replica: per-key serialisation, new causal versions, merges
+//!    of versions from other replicas, hints, expiry.
+//! 7. [`version`] — pure: DVVSet sibling sets, the hybrid logical clock, the stored encoding.
+//! 8. [`storage`] — the `Store` trait, fjall and in-memory implementations, fsync policy.
+//! 9. [`ring`] — pure: vnode tokens, slots, preference lists.
+//! 10. [`rpc`] over [`net`] — node-to-node transport: authenticated, multiplexed, TCP or simulated.
+//! 11. [`membership`] — gossip, failure detector, `CLUSTER MEET`/`FORGET`; publishes the view.
 //!
-//! [`node`] wires these together; [`config`] is the TOML + CLI configuration; [`clock`] is the
-//! wall-clock seam used for TTLs; [`telemetry`] is the logger that never blocks nor panics;
-//! [`metrics`] holds the `INFO stats` numbers that are more than a counter.
+//! [`node`] is the composition root: it builds the pieces from a [`config::Config`] and nothing
+//! imports it. [`clock`] is the wall-clock seam (TTLs, cluster time); [`telemetry`] is the logger
+//! that never blocks nor panics; [`metrics`] holds the `INFO stats` counters.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
@@ -39,14 +42,17 @@ pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod coordinator;
+pub mod edge;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod membership;
 pub mod metrics;
 pub mod net;
 pub mod node;
+pub mod peer;
 pub mod resp;
 pub mod ring;
+pub mod router;
 pub mod rpc;
 pub mod storage;
 pub mod telemetry;

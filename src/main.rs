@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 
+use cartwheel::command::Context as NodeContext;
 use cartwheel::config::{Config, Overrides};
-use cartwheel::node::{Node, NodeHandle};
+use cartwheel::node::NodeHandle;
 use cartwheel::telemetry;
 
 mod demo;
@@ -47,7 +48,7 @@ fn main() -> anyhow::Result<()> {
     // Before any other thread exists, so that only the signal thread ever takes them.
     let signals = signals::block().context("blocking SIGINT and SIGTERM")?;
     telemetry::init(&cfg.loglevel);
-    let running: Arc<OnceLock<Arc<Node>>> = Arc::new(OnceLock::new());
+    let running: Arc<OnceLock<Arc<NodeContext>>> = Arc::new(OnceLock::new());
     let target = Arc::clone(&running);
     signals
         .spawn(move |sig, n| match (n, target.get()) {

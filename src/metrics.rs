@@ -1,4 +1,5 @@
-//! `INFO stats` numbers that are more than a plain counter, computed as Redis computes them:
+//! The node's counters: [`ServerStats`] (`INFO stats`, `INFO commandstats`, `INFO errorstats`)
+//! and the numbers that are more than a plain counter, computed as Redis computes them:
 //! `keyspace_hits` / `keyspace_misses` (one per key a read looks up, counted by
 //! [`crate::command`] from the read's reply) and the `instantaneous_*` rates, sampled every
 //! 100 ms and averaged over the last 16 samples (Redis's `trackInstantaneousMetric`). The node
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use dashmap::DashMap;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -156,5 +158,109 @@ mod tests {
         assert_eq!((m.keyspace_hits(), m.keyspace_misses()), (2, 4));
         m.reset();
         assert_eq!((m.keyspace_hits(), m.keyspace_misses()), (0, 0));
+    }
+}
+
+/// Server-wide counters for `INFO stats`.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Accepted connections.
+    pub connections_received: AtomicU64,
+    /// Connections refused (maxclients, protected mode).
+    pub rejected_connections: AtomicU64,
+    /// Commands run.
+    pub commands: AtomicU64,
+    /// Error replies sent.
+    pub error_replies: AtomicU64,
+    /// Failed AUTH attempts.
+    pub auth_failures: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output_bytes: AtomicU64,
+    /// Keyspace hits and misses, instantaneous rates.
+    pub metrics: Metrics,
+    commands_by_name: DashMap<&'static str, CommandStat>,
+    errors_by_prefix: DashMap<String, AtomicU64>,
+}
+
+/// Per-command counters (`INFO commandstats`).
+#[derive(Debug, Default)]
+struct CommandStat {
+    calls: AtomicU64,
+    usec: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl ServerStats {
+    /// Records one call of `name` that took `usec` and failed or not.
+    pub fn record_command(&self, name: &'static str, usec: u64, failed: bool) {
+        let stat = match self.commands_by_name.get(name) {
+            Some(s) => s,
+            None => self.commands_by_name.entry(name).or_default().downgrade(),
+        };
+        stat.calls.fetch_add(1, Ordering::Relaxed);
+        stat.usec.fetch_add(usec, Ordering::Relaxed);
+        if failed {
+            stat.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records an error reply by its code (`ERR`, `WRONGTYPE`…).
+    pub fn record_error(&self, text: &str) {
+        self.error_replies.fetch_add(1, Ordering::Relaxed);
+        let prefix = text.split(' ').next().unwrap_or("ERR");
+        if let Some(c) = self.errors_by_prefix.get(prefix) {
+            c.fetch_add(1, Ordering::Relaxed);
+        } else if self.errors_by_prefix.len() < 128 {
+            self.errors_by_prefix.entry(prefix.to_string()).or_default().fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `(name, calls, usec, failed)` per command, by name.
+    pub fn command_stats(&self) -> Vec<(&'static str, u64, u64, u64)> {
+        let mut v: Vec<_> = self
+            .commands_by_name
+            .iter()
+            .map(|e| {
+                let s = e.value();
+                let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+                (*e.key(), load(&s.calls), load(&s.usec), load(&s.failed))
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// `(prefix, count)` per error code, by code.
+    pub fn error_stats(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<_> =
+            self.errors_by_prefix.iter().map(|e| (e.key().clone(), e.value().load(Ordering::Relaxed))).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Feeds the commands and byte counters to the instantaneous rates (every 100 ms).
+    pub fn sample_rates(&self, now: tokio::time::Instant) {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        self.metrics.sample(now, load(&self.commands), load(&self.net_input_bytes), load(&self.net_output_bytes));
+    }
+
+    /// `CONFIG RESETSTAT`.
+    pub fn reset(&self) {
+        for c in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands,
+            &self.error_replies,
+            &self.auth_failures,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+        self.commands_by_name.clear();
+        self.errors_by_prefix.clear();
+        self.metrics.reset();
     }
 }

@@ -1,29 +1,26 @@
 //! The composition root: builds storage, durability, the coordinator, background workers and
 //! the client listeners from a [`Config`], and tears them down in order on shutdown.
 //!
-//! [`Node`] is the state every connection shares (configuration snapshot, coordinator, client
-//! registry, counters); [`NodeHandle`] is what `main` and tests hold to wait for and stop it.
+//! It builds the [`Context`] every connection shares; [`NodeHandle`] is what `main` and tests hold
+//! to wait for and stop it. Nothing in the crate imports this module.
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use dashmap::DashMap;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{Clock, ClusterClock, SystemClock};
-use crate::cluster::{start as cluster_start, Cluster};
+use crate::command::Context;
 use crate::config::Config;
 use crate::coordinator::{spawn_sweeper, CoordConfig, CoordError, Coordinator, HintLimits};
+use crate::edge::accept_loop;
 use crate::net::{Network, TcpNetwork};
-use crate::resp::clients::ClientRegistry;
-use crate::resp::server::accept_loop;
+use crate::peer::start as cluster_start;
 use crate::storage::{Durability, FjallStore, StorageError, Store};
 use crate::version::NodeId;
 
@@ -46,7 +43,7 @@ pub enum NodeError {
     },
     /// The cluster part could not start.
     #[error(transparent)]
-    Cluster(#[from] crate::cluster::start::StartError),
+    Cluster(#[from] crate::peer::start::StartError),
     /// The node id file is unreadable.
     #[error("node id file {path}: {reason}")]
     NodeId {
@@ -57,158 +54,9 @@ pub enum NodeError {
     },
 }
 
-/// Server-wide counters for `INFO stats`.
-#[derive(Debug, Default)]
-pub struct ServerStats {
-    /// Accepted connections.
-    pub connections_received: AtomicU64,
-    /// Connections refused (maxclients, protected mode).
-    pub rejected_connections: AtomicU64,
-    /// Commands run.
-    pub commands: AtomicU64,
-    /// Error replies sent.
-    pub error_replies: AtomicU64,
-    /// Failed AUTH attempts.
-    pub auth_failures: AtomicU64,
-    /// Bytes read from clients.
-    pub net_input_bytes: AtomicU64,
-    /// Bytes written to clients.
-    pub net_output_bytes: AtomicU64,
-    /// Keyspace hits and misses, instantaneous rates.
-    pub metrics: crate::metrics::Metrics,
-    commands_by_name: DashMap<&'static str, CommandStat>,
-    errors_by_prefix: DashMap<String, AtomicU64>,
-}
-
-/// Per-command counters (`INFO commandstats`).
-#[derive(Debug, Default)]
-struct CommandStat {
-    calls: AtomicU64,
-    usec: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl ServerStats {
-    /// Records one call of `name` that took `usec` and failed or not.
-    pub fn record_command(&self, name: &'static str, usec: u64, failed: bool) {
-        let stat = match self.commands_by_name.get(name) {
-            Some(s) => s,
-            None => self.commands_by_name.entry(name).or_default().downgrade(),
-        };
-        stat.calls.fetch_add(1, Ordering::Relaxed);
-        stat.usec.fetch_add(usec, Ordering::Relaxed);
-        if failed {
-            stat.failed.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Records an error reply by its code (`ERR`, `WRONGTYPE`…).
-    pub fn record_error(&self, text: &str) {
-        self.error_replies.fetch_add(1, Ordering::Relaxed);
-        let prefix = text.split(' ').next().unwrap_or("ERR");
-        if let Some(c) = self.errors_by_prefix.get(prefix) {
-            c.fetch_add(1, Ordering::Relaxed);
-        } else if self.errors_by_prefix.len() < 128 {
-            self.errors_by_prefix.entry(prefix.to_string()).or_default().fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// `(name, calls, usec, failed)` per command, by name.
-    pub fn command_stats(&self) -> Vec<(&'static str, u64, u64, u64)> {
-        let mut v: Vec<_> = self
-            .commands_by_name
-            .iter()
-            .map(|e| {
-                let s = e.value();
-                let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-                (*e.key(), load(&s.calls), load(&s.usec), load(&s.failed))
-            })
-            .collect();
-        v.sort_unstable();
-        v
-    }
-
-    /// `(prefix, count)` per error code, by code.
-    pub fn error_stats(&self) -> Vec<(String, u64)> {
-        let mut v: Vec<_> =
-            self.errors_by_prefix.iter().map(|e| (e.key().clone(), e.value().load(Ordering::Relaxed))).collect();
-        v.sort_unstable();
-        v
-    }
-
-    /// Feeds the commands and byte counters to the instantaneous rates (every 100 ms).
-    pub fn sample_rates(&self, now: tokio::time::Instant) {
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        self.metrics.sample(now, load(&self.commands), load(&self.net_input_bytes), load(&self.net_output_bytes));
-    }
-
-    /// `CONFIG RESETSTAT`.
-    pub fn reset(&self) {
-        for c in [
-            &self.connections_received,
-            &self.rejected_connections,
-            &self.commands,
-            &self.error_replies,
-            &self.auth_failures,
-            &self.net_input_bytes,
-            &self.net_output_bytes,
-        ] {
-            c.store(0, Ordering::Relaxed);
-        }
-        self.commands_by_name.clear();
-        self.errors_by_prefix.clear();
-        self.metrics.reset();
-    }
-}
-
-/// State shared by every connection of a node.
-pub struct Node {
-    config: ArcSwap<Config>,
-    /// Reads and writes keys.
-    pub coord: Arc<Coordinator>,
-    /// Connected clients.
-    pub clients: ClientRegistry,
-    /// Counters.
-    pub stats: ServerStats,
-    /// When the node started.
-    pub started: Instant,
-    /// When the node started, Unix ms.
-    pub started_unix_ms: u64,
-    /// Random id of this process run (`INFO server run_id`).
-    pub run_id: String,
-    /// Bound client addresses.
-    pub addrs: Vec<SocketAddr>,
-    /// The cluster layer; `None` for a standalone node (a cluster of one).
-    pub cluster: Option<Arc<Cluster>>,
-    shutdown: watch::Sender<bool>,
-}
-
-impl Node {
-    /// The current configuration snapshot.
-    pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
-        self.config.load()
-    }
-
-    /// Replaces the configuration (`CONFIG SET`).
-    pub fn set_config(&self, cfg: Config) {
-        self.config.store(Arc::new(cfg));
-    }
-
-    /// Turns true when a graceful shutdown has been requested (the watchdog in `main` waits on it).
-    pub fn shutdown_requested(&self) -> watch::Receiver<bool> {
-        self.shutdown.subscribe()
-    }
-
-    /// Asks the node to shut down gracefully.
-    pub fn request_shutdown(&self) {
-        self.shutdown.send_replace(true);
-        self.clients.kill_all();
-    }
-}
-
 /// A running node.
 pub struct NodeHandle {
-    node: Arc<Node>,
+    node: Arc<Context>,
     tasks: TaskTracker,
     durability: Arc<Durability>,
     shutdown_rx: watch::Receiver<bool>,
@@ -276,18 +124,8 @@ impl NodeHandle {
             }
             _ => None,
         };
-        let node = Arc::new(Node {
-            config: ArcSwap::from_pointee(cfg.clone()),
-            coord: Arc::clone(&coord),
-            clients: ClientRegistry::default(),
-            stats: ServerStats::default(),
-            started: Instant::now(),
-            started_unix_ms: clock.now_ms(),
-            run_id: NodeId::random().to_hex(),
-            addrs,
-            cluster: prepared.as_ref().map(|p| Arc::clone(&p.cluster)),
-            shutdown,
-        });
+        let cluster = prepared.as_ref().map(|p| Arc::clone(&p.cluster));
+        let node = Arc::new(Context::new(cfg.clone(), Arc::clone(&coord), cluster, addrs, clock.now_ms(), shutdown));
         let tasks = TaskTracker::new();
         if let Some(p) = prepared {
             let addr = cluster_start::serve(p, Arc::clone(&node), &tasks, shutdown_rx.clone()).await?;
@@ -315,7 +153,7 @@ impl NodeHandle {
     }
 
     /// The shared node state.
-    pub fn node(&self) -> &Arc<Node> {
+    pub fn node(&self) -> &Arc<Context> {
         &self.node
     }
 
@@ -324,7 +162,7 @@ impl NodeHandle {
         self.node.addrs[0]
     }
 
-    /// Waits until shutdown is requested (SHUTDOWN, a signal via [`Node::request_shutdown`]),
+    /// Waits until shutdown is requested (SHUTDOWN, a signal via [`Context::request_shutdown`]),
     /// then stops: no new clients, open ones closed between batches, storage synced.
     pub async fn run_until_shutdown(mut self) {
         let _ = self.shutdown_rx.wait_for(|stop| *stop).await;

@@ -169,3 +169,46 @@ async fn a_node_with_the_wrong_secret_cannot_join() {
     assert_eq!(known.lines().count(), 1, "the stranger learns nobody: {known}");
     drop(stranger);
 }
+
+/// `field:calls=N,…` of `INFO commandstats`, or 0 when the command never ran.
+fn calls(commandstats: &str, command: &str) -> u64 {
+    let prefix = format!("cmdstat_{command}:calls=");
+    commandstats
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+async fn info_section(conn: &mut redis::aio::MultiplexedConnection, section: &str) -> String {
+    redis::cmd("INFO").arg(section).query_async(conn).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_command_is_counted_once_across_the_cluster() {
+    let c = ProcessCluster::start(3, "").await;
+    let mut conns = [c.conn(0).await, c.conn(1).await, c.conn(2).await];
+    for conn in conns.iter_mut() {
+        let () = redis::cmd("CONFIG").arg("RESETSTAT").query_async(conn).await.unwrap();
+    }
+    // All through node 1: with three nodes about two keys in three have another coordinator.
+    for i in 0..60 {
+        let () = conns[0].set(format!("counted:{i}"), i).await.unwrap();
+        let _: i64 = redis::cmd("INCR").arg(format!("counted:{i}")).query_async(&mut conns[0]).await.unwrap();
+    }
+    let forwarded: u64 = field_of(&info_section(&mut conns[0], "cartwheel").await, "forwarded_requests");
+    assert!(forwarded > 0, "no SET was forwarded: the test would prove nothing");
+    let mut sets = 0;
+    let mut incrs = 0;
+    for conn in conns.iter_mut() {
+        let stats = info_section(conn, "commandstats").await;
+        sets += calls(&stats, "set");
+        incrs += calls(&stats, "incr");
+    }
+    assert_eq!((sets, incrs), (60, 60), "each command is counted once, on the client's node ({forwarded} forwarded)");
+}
+
+fn field_of(info: &str, name: &str) -> u64 {
+    let prefix = format!("{name}:");
+    info.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map_or(0, |v| v.trim().parse().unwrap())
+}

@@ -1,7 +1,7 @@
 //! In-process cluster tests over the simulated network: three real nodes (fjall on disk, the
 //! whole command path) whose node-to-node traffic goes through `SimNetwork`, so partitions and
 //! isolation are switched on and off at will. Commands are run as a client session would run
-//! them (`command::execute`).
+//! them (`router::execute`).
 
 mod common;
 

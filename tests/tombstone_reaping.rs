@@ -9,14 +9,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cartwheel::node::Node;
+use cartwheel::command::Context;
 use cartwheel::resp::reply::Reply;
 use common::sim::{info_field, run_on, session_of, SimCluster};
 use common::{wait_until, TestNode};
 
 const NODES: usize = 3;
 
-async fn run(node: &Arc<Node>, args: &[&str]) -> Reply {
+async fn run(node: &Arc<Context>, args: &[&str]) -> Reply {
     run_on(node, &mut session_of(node), args).await
 }
 

@@ -2,14 +2,11 @@
 //! its keys (DESIGN §1.2).
 //!
 //! - [`topology`] — the current [`Topology`] snapshot (members + ring), swapped atomically.
-//! - [`route`] — decides where a command runs: here (this node coordinates it), on another node
-//!   (forwarded — Dynamo's "hop"), or split over several nodes (`MGET`, `MSET`, `DEL`…).
 //! - [`write`] — sends the versions a local command wrote to the other replicas and waits for W.
 //! - [`read`] — gathers R replicas' versions before a read runs, merges them, repairs the stale.
 //! - [`handoff`] — delivers the hints this node keeps to their targets when they are back;
 //!   `reap` deletes tombstones every replica acknowledged.
 //! - [`keyspace`] — cluster-wide `SCAN`, `KEYS`, `DBSIZE`, `FLUSHALL`, `COUNTKEYSINSLOT`.
-//! - [`service`] — the other side: what this node does with requests from its peers.
 //! - [`messages`], [`quorum`] — the wire messages and the quorum arithmetic (pure).
 //!
 //! A node started without cluster settings has no [`Cluster`] at all and serves every command
@@ -21,9 +18,6 @@ pub mod messages;
 pub mod quorum;
 pub mod read;
 mod reap;
-pub mod route;
-pub mod service;
-pub mod start;
 pub mod topology;
 pub mod write;
 

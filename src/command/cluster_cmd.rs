@@ -12,15 +12,15 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use super::args::{is, parse_i64};
+use super::Context;
 use super::{cluster_state, errors};
 use crate::cluster::{Cluster, Peer, Topology};
-use crate::node::Node;
 use crate::resp::reply::Reply;
 use crate::storage::keys::{self, SLOTS};
 use crate::version::NodeId;
 
 /// `CLUSTER <subcommand> …`.
-pub(super) async fn cluster(node: &Node, a: &[Bytes]) -> Reply {
+pub(super) async fn cluster(node: &Context, a: &[Bytes]) -> Reply {
     let sub = &a[1];
     if is(sub, "keyslot") {
         return Reply::Int(i64::from(keys::slot_of(&a[2])));
@@ -305,7 +305,7 @@ fn forget(c: &Cluster, topo: &Topology, id: &[u8]) -> Reply {
 }
 
 /// `KV.PREFLIST key` → `[slot, [primary…], [fallback…]]`, each node `[id, ip, port]`.
-pub(super) fn preflist(node: &Node, a: &[Bytes]) -> Reply {
+pub(super) fn preflist(node: &Context, a: &[Bytes]) -> Reply {
     let slot = keys::slot_of(&a[1]);
     let entry = |id: String, addr: SocketAddr| {
         Reply::Array(vec![

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use super::args::parse_i64;
 use super::errors;
 use super::glob::glob_match;
+use super::Context;
 use crate::config::Config;
-use crate::node::Node;
 use crate::resp::reply::Reply;
 use crate::storage::FsyncPolicy;
 
@@ -19,7 +19,7 @@ fn yes_no(b: bool) -> String {
 }
 
 /// Every parameter `CONFIG GET` knows, with its current value.
-fn params(cfg: &Config, node: &Node) -> Vec<(&'static str, String)> {
+fn params(cfg: &Config, node: &Context) -> Vec<(&'static str, String)> {
     vec![
         ("bind", cfg.bind.join(" ")),
         ("port", node.addrs.first().map_or(cfg.port, |a| a.port()).to_string()),
@@ -45,7 +45,7 @@ fn params(cfg: &Config, node: &Node) -> Vec<(&'static str, String)> {
     ]
 }
 
-pub(super) fn config(node: &Node, a: &[Bytes]) -> Reply {
+pub(super) fn config(node: &Context, a: &[Bytes]) -> Reply {
     let sub = &a[1];
     if sub.eq_ignore_ascii_case(b"get") && a.len() >= 3 {
         let cfg = node.config();

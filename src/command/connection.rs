@@ -8,8 +8,8 @@ use bytes::Bytes;
 
 use super::args::{is, parse_i64};
 use super::session::{Consistency, ReplyMode};
+use super::Context;
 use super::{errors, Session};
-use crate::node::Node;
 use crate::resp::reply::{Protocol, Reply};
 
 /// The Redis version we report, for clients that branch on it.
@@ -23,7 +23,7 @@ pub(super) fn ping(a: &[Bytes]) -> Reply {
     }
 }
 
-fn check_password(node: &Node, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+fn check_password(node: &Context, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
     let cfg = node.config();
     let ok = is(user, "default") && cfg.requirepass.as_deref().is_none_or(|p| p.as_bytes() == pass);
     if ok {
@@ -34,7 +34,7 @@ fn check_password(node: &Node, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
     }
 }
 
-pub(super) fn auth(node: &Node, s: &mut Session, a: &[Bytes]) -> Reply {
+pub(super) fn auth(node: &Context, s: &mut Session, a: &[Bytes]) -> Reply {
     let (user, pass) = match a.len() {
         2 => (&b"default"[..], &a[1]),
         3 => (&a[1][..], &a[2]),
@@ -55,7 +55,7 @@ pub(super) fn auth(node: &Node, s: &mut Session, a: &[Bytes]) -> Reply {
     }
 }
 
-pub(super) fn hello(node: &Node, s: &mut Session, a: &[Bytes]) -> Reply {
+pub(super) fn hello(node: &Context, s: &mut Session, a: &[Bytes]) -> Reply {
     let mut proto = s.proto;
     if let Some(v) = a.get(1) {
         match parse_i64(v) {
@@ -120,7 +120,7 @@ pub(super) fn quit(s: &mut Session) -> Reply {
     Reply::ok()
 }
 
-pub(super) fn reset(node: &Node, s: &mut Session) -> Reply {
+pub(super) fn reset(node: &Context, s: &mut Session) -> Reply {
     s.proto = Protocol::Resp2;
     s.client.resp.store(2, Ordering::Relaxed);
     s.reply_mode = ReplyMode::On;
@@ -138,7 +138,7 @@ fn invalid_name() -> Reply {
     Reply::error("ERR Client names cannot contain spaces, newlines or special characters.")
 }
 
-pub(super) fn client(node: &Node, s: &mut Session, a: &[Bytes]) -> Reply {
+pub(super) fn client(node: &Context, s: &mut Session, a: &[Bytes]) -> Reply {
     let sub = &a[1];
     let n = a.len();
     if is(sub, "id") && n == 2 {
@@ -227,7 +227,7 @@ pub(super) fn client(node: &Node, s: &mut Session, a: &[Bytes]) -> Reply {
     }
 }
 
-fn client_list(node: &Node, opts: &[Bytes]) -> Reply {
+fn client_list(node: &Context, opts: &[Bytes]) -> Reply {
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 0;
     while i < opts.len() {
@@ -264,7 +264,7 @@ fn client_list(node: &Node, opts: &[Bytes]) -> Reply {
     Reply::Verbatim(Bytes::from(out))
 }
 
-fn client_kill(node: &Node, s: &mut Session, opts: &[Bytes]) -> Reply {
+fn client_kill(node: &Context, s: &mut Session, opts: &[Bytes]) -> Reply {
     let clients = node.clients.all();
     if opts.len() == 1 {
         let addr = String::from_utf8_lossy(&opts[0]);

@@ -11,14 +11,14 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::connection::REDIS_VERSION;
-use crate::node::Node;
+use super::Context;
 use crate::resp::reply::Reply;
 
 const DEFAULT: &[&str] =
     &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace", "cartwheel"];
 const EXTRA: &[&str] = &["commandstats", "errorstats"];
 
-pub(super) fn info(node: &Node, a: &[Bytes]) -> Reply {
+pub(super) fn info(node: &Context, a: &[Bytes]) -> Reply {
     let mut wanted: Vec<&str> = Vec::new();
     let mut add = |name: &'static str| {
         if !wanted.contains(&name) {
@@ -50,7 +50,7 @@ pub(super) fn info(node: &Node, a: &[Bytes]) -> Reply {
     Reply::Verbatim(Bytes::from(out))
 }
 
-fn render(node: &Node, section: &str, o: &mut String) {
+fn render(node: &Context, section: &str, o: &mut String) {
     let cfg = node.config();
     let coord = &node.coord;
     let st = &node.stats;

@@ -10,14 +10,14 @@ use bytes::Bytes;
 
 use super::args::{is, parse_i64};
 use super::glob::glob_match;
+use super::Context;
 use super::{errors, CmdResult, Session};
 use crate::cluster::{CallError, Cluster};
 use crate::coordinator::{Coordinator, Current, Mutation};
-use crate::node::Node;
 use crate::resp::reply::Reply;
 use crate::storage::keys;
 
-pub(super) fn del(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn del(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     s.wrote = true;
     node.coord.update_many(&a[1..], |cur| {
         let mut seen: Vec<&Bytes> = Vec::new();
@@ -88,7 +88,7 @@ fn expire_flags(opts: &[Bytes]) -> Result<ExpireFlags, Reply> {
     Ok(f)
 }
 
-pub(super) fn expire(node: &Node, s: &mut Session, a: &[Bytes], unit_ms: i64, absolute: bool) -> CmdResult {
+pub(super) fn expire(node: &Context, s: &mut Session, a: &[Bytes], unit_ms: i64, absolute: bool) -> CmdResult {
     let cmd = match (unit_ms, absolute) {
         (1000, false) => "expire",
         (1, false) => "pexpire",
@@ -132,7 +132,7 @@ pub(super) fn ttl(c: &Coordinator, a: &[Bytes], unit_ms: u64, absolute: bool) ->
     }))
 }
 
-pub(super) fn persist(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn persist(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     s.wrote = true;
     node.coord.update(&a[1], |cur| match (cur.value(), cur.expires_at()) {
         (Some(v), Some(_)) => (Mutation::Put { value: v.clone(), expires_at: None }, Reply::Int(1)),
@@ -313,7 +313,7 @@ pub(super) fn randomkey(c: &Coordinator) -> CmdResult {
     Ok(found.into_iter().next().map_or(Reply::Nil, Reply::Bulk))
 }
 
-pub(super) fn rename(node: &Node, s: &mut Session, a: &[Bytes], nx: bool) -> CmdResult {
+pub(super) fn rename(node: &Context, s: &mut Session, a: &[Bytes], nx: bool) -> CmdResult {
     s.wrote = true;
     let same = a[1] == a[2];
     node.coord.update_many(&[a[1].clone(), a[2].clone()], |cur| {
@@ -332,7 +332,7 @@ pub(super) fn rename(node: &Node, s: &mut Session, a: &[Bytes], nx: bool) -> Cmd
     })
 }
 
-pub(super) fn copy(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn copy(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let mut replace = false;
     let mut i = 3;
     while i < a.len() {

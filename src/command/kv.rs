@@ -14,9 +14,9 @@ use bytes::Bytes;
 use super::args::{is, parse_i64};
 use super::session::Consistency;
 use super::strings::expiry;
+use super::Context;
 use super::{errors, CmdResult, Session};
 use crate::coordinator::{Coordinator, Mutation};
-use crate::node::Node;
 use crate::resp::reply::Reply;
 use crate::version::VersionVector;
 
@@ -38,7 +38,7 @@ fn context(arg: &[u8]) -> Result<VersionVector, Reply> {
     VersionVector::parse_context(arg).map_err(|_| Reply::error("ERR invalid causal context"))
 }
 
-pub(super) fn put(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn put(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let ctx = match context(&a[2]) {
         Ok(c) => c,
         Err(r) => return Ok(r),
@@ -60,7 +60,7 @@ pub(super) fn put(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
     node.coord.update(&a[1], |_| (Mutation::Causal { context: ctx, value, expires_at }, Reply::ok()))
 }
 
-pub(super) fn del(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn del(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let ctx = match context(&a[2]) {
         Ok(c) => c,
         Err(r) => return Ok(r),

@@ -1,16 +1,18 @@
 //! Commands: from an argument vector to a [`Reply`].
 //!
-//! [`execute`] looks the command up in the [`table`] (arity, flags), checks authentication, and
-//! hands it to its family's handler — one file per family: [`connection`], [`server`],
-//! [`strings`], [`keyspace`], [`kv`]. Handlers read and write keys only through the
-//! [`crate::coordinator::Coordinator`] and never touch the socket; per-connection state lives in
-//! [`Session`].
+//! The [`table`] describes every command (arity, flags, key positions); [`dispatch`] runs one on
+//! this node by handing it to its family's handler — one file per family: [`connection`],
+//! [`server`], [`strings`], [`keyspace`], [`kv`]. The router (`crate::router`) has already
+//! checked arity and authentication and decided that the command runs here. Handlers read and
+//! write keys only through the [`crate::coordinator::Coordinator`] in their [`Context`] and never
+//! touch the socket; per-connection state lives in [`Session`].
 
 pub mod args;
 mod cluster_cmd;
 pub mod cluster_state;
 mod config_cmd;
 mod connection;
+mod context;
 pub mod errors;
 pub mod glob;
 mod info;
@@ -24,58 +26,16 @@ pub mod session;
 mod strings;
 pub mod table;
 
-use std::sync::atomic::Ordering;
-use std::time::Instant;
-
 use bytes::Bytes;
 
+pub use context::Context;
 pub use session::{ReplyMode, Session};
 
 use crate::coordinator::CoordError;
-use crate::node::Node;
 use crate::resp::reply::Reply;
 
-/// Runs one command for `session` and returns its reply.
-pub async fn execute(node: &Node, session: &mut Session, args: Vec<Bytes>) -> Reply {
-    let Some(name) = args.first() else { return Reply::Nil };
-    let Some(spec) = table::lookup(name) else {
-        let reply = errors::unknown_command(name, &args[1..]);
-        node.stats.record_error("ERR");
-        return reply;
-    };
-    // What CLIENT LIST shows as `cmd=`: the full name, `client|list` for a subcommand.
-    let mut full_name = spec.name;
-    if !spec.subcommands.is_empty() && args.len() >= 2 {
-        match table::lookup_sub(spec, &args[1]) {
-            Some(sub) if !table::arity_ok(sub, args.len()) => return errors::wrong_arity(sub.name),
-            Some(sub) => full_name = sub.name,
-            None => return errors::unknown_subcommand(spec.name, &args[1]),
-        }
-    } else if !table::arity_ok(spec, args.len()) {
-        return errors::wrong_arity(spec.name);
-    }
-    if !session.authenticated && !matches!(spec.name, "auth" | "hello" | "quit" | "reset") {
-        return Reply::error("NOAUTH Authentication required.");
-    }
-    session.note_command(full_name);
-    node.stats.commands.fetch_add(1, Ordering::Relaxed);
-    let started = Instant::now();
-    let reply = match node.cluster.as_ref() {
-        Some(cluster) => crate::cluster::route::execute(cluster, node, session, spec, &args).await,
-        None => dispatch(node, session, spec.name, &args).await,
-    };
-    let failed = if let Reply::Error(text) = &reply {
-        node.stats.record_error(text);
-        true
-    } else {
-        false
-    };
-    node.stats.record_command(spec.name, started.elapsed().as_micros() as u64, failed);
-    reply
-}
-
-/// Runs a command on this node (the cluster layer has already routed it here).
-pub(crate) async fn dispatch(node: &Node, s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
+/// Runs a command on this node (the router has already checked it and routed it here).
+pub async fn dispatch(node: &Context, s: &mut Session, name: &str, a: &[Bytes]) -> Reply {
     let c = &node.coord;
     if let Some(cluster) = node.cluster.as_ref() {
         if let Some(reply) = keyspace::cluster_wide(cluster, s, name, a).await {

@@ -5,8 +5,8 @@ use bytes::Bytes;
 
 use super::args::is;
 use super::introspection as intro;
+use super::Context;
 use super::{errors, CmdResult, Session};
-use crate::node::Node;
 use crate::resp::reply::Reply;
 
 pub(super) fn command(a: &[Bytes]) -> Reply {
@@ -30,7 +30,7 @@ pub(super) fn command(a: &[Bytes]) -> Reply {
     }
 }
 
-pub(super) fn time(node: &Node) -> Reply {
+pub(super) fn time(node: &Context) -> Reply {
     let us = node.coord.clock().now_us();
     Reply::Array(vec![
         Reply::bulk_string((us / 1_000_000).to_string()),
@@ -46,7 +46,7 @@ pub(super) fn flush_args_ok(a: &[Bytes]) -> bool {
     }
 }
 
-pub(super) fn flush(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn flush(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     if !flush_args_ok(a) {
         return Ok(errors::syntax());
     }
@@ -55,7 +55,7 @@ pub(super) fn flush(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-pub(super) fn shutdown(node: &Node, s: &mut Session, a: &[Bytes]) -> Reply {
+pub(super) fn shutdown(node: &Context, s: &mut Session, a: &[Bytes]) -> Reply {
     let mut abort = false;
     for opt in &a[1..] {
         if is(opt, "abort") {

@@ -6,9 +6,9 @@
 use bytes::{Bytes, BytesMut};
 
 use super::args::{format_f64, is, parse_f64, parse_i64};
+use super::Context;
 use super::{errors, CmdResult, Session};
 use crate::coordinator::{Coordinator, Current, Mutation};
-use crate::node::Node;
 use crate::resp::reply::Reply;
 
 fn bulk_or_nil(v: Option<&Bytes>) -> Reply {
@@ -63,7 +63,7 @@ fn put(value: Bytes, ttl: Ttl, cur: &Current) -> Mutation {
     }
 }
 
-pub(super) fn set(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn set(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let now = node.coord.now_ms();
     let (mut nx, mut xx, mut get_old, mut ttl) = (false, false, false, Ttl::Clear);
     let mut ttl_given = false;
@@ -119,7 +119,7 @@ fn expire_option(opt: &[u8]) -> Option<(i64, bool)> {
     }
 }
 
-pub(super) fn setnx(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn setnx(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     s.wrote = true;
     let value = a[2].clone();
     node.coord.update(&a[1], |cur| {
@@ -131,7 +131,7 @@ pub(super) fn setnx(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
     })
 }
 
-pub(super) fn setex(node: &Node, s: &mut Session, a: &[Bytes], unit_ms: i64) -> CmdResult {
+pub(super) fn setex(node: &Context, s: &mut Session, a: &[Bytes], unit_ms: i64) -> CmdResult {
     let cmd = if unit_ms == 1 { "psetex" } else { "setex" };
     let at = match expiry(node.coord.now_ms(), &a[2], unit_ms, false, cmd) {
         Ok(t) => t,
@@ -142,13 +142,13 @@ pub(super) fn setex(node: &Node, s: &mut Session, a: &[Bytes], unit_ms: i64) -> 
     node.coord.update(&a[1], |cur| (put(value, Ttl::At(at), cur), Reply::ok()))
 }
 
-pub(super) fn getset(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn getset(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     s.wrote = true;
     let value = a[2].clone();
     node.coord.update(&a[1], |cur| (Mutation::Put { value, expires_at: None }, bulk_or_nil(cur.value())))
 }
 
-pub(super) fn getdel(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn getdel(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     s.wrote = true;
     node.coord.update(&a[1], |cur| match cur.value() {
         Some(v) => (Mutation::Delete, Reply::Bulk(v.clone())),
@@ -156,7 +156,7 @@ pub(super) fn getdel(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
     })
 }
 
-pub(super) fn getex(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn getex(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let now = node.coord.now_ms();
     let mut ttl: Option<Ttl> = None;
     let mut i = 2;
@@ -199,7 +199,7 @@ fn pairs(a: &[Bytes]) -> Option<(Vec<Bytes>, Vec<Bytes>)> {
     Some(a[1..].chunks(2).map(|p| (p[0].clone(), p[1].clone())).unzip())
 }
 
-pub(super) fn mset(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn mset(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let Some((keys, values)) = pairs(a) else { return Ok(errors::wrong_arity("mset")) };
     s.wrote = true;
     node.coord.update_many(&keys, |_| {
@@ -207,7 +207,7 @@ pub(super) fn mset(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
     })
 }
 
-pub(super) fn msetnx(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn msetnx(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let Some((keys, values)) = pairs(a) else { return Ok(errors::wrong_arity("msetnx")) };
     s.wrote = true;
     node.coord.update_many(&keys, |cur| {
@@ -218,7 +218,7 @@ pub(super) fn msetnx(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
     })
 }
 
-pub(super) fn append(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn append(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let max = node.config().proto_max_bulk_len;
     s.wrote = true;
     let tail = &a[2];
@@ -269,7 +269,7 @@ fn range_of(v: &Bytes, mut start: i64, mut end: i64) -> Bytes {
     v.slice(start as usize..=end as usize)
 }
 
-pub(super) fn setrange(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn setrange(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let Some(offset) = parse_i64(&a[2]) else { return Ok(errors::not_integer()) };
     if offset < 0 {
         return Ok(Reply::error("ERR offset is out of range"));
@@ -296,7 +296,7 @@ pub(super) fn setrange(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
     })
 }
 
-pub(super) fn incrby(node: &Node, s: &mut Session, a: &[Bytes], negate: bool) -> CmdResult {
+pub(super) fn incrby(node: &Context, s: &mut Session, a: &[Bytes], negate: bool) -> CmdResult {
     let Some(by) = parse_i64(&a[2]) else { return Ok(errors::not_integer()) };
     let by = if negate {
         match by.checked_neg() {
@@ -309,7 +309,7 @@ pub(super) fn incrby(node: &Node, s: &mut Session, a: &[Bytes], negate: bool) ->
     incr_by(node, s, &a[1], by)
 }
 
-pub(super) fn incr_by(node: &Node, s: &mut Session, key: &Bytes, by: i64) -> CmdResult {
+pub(super) fn incr_by(node: &Context, s: &mut Session, key: &Bytes, by: i64) -> CmdResult {
     s.wrote = true;
     node.coord.update(key, |cur| {
         let old = match cur.value() {
@@ -327,7 +327,7 @@ pub(super) fn incr_by(node: &Node, s: &mut Session, key: &Bytes, by: i64) -> Cmd
     })
 }
 
-pub(super) fn incrbyfloat(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn incrbyfloat(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let Some(by) = parse_f64(&a[2]) else { return Ok(errors::not_float()) };
     s.wrote = true;
     node.coord.update(&a[1], |cur| {
@@ -347,7 +347,7 @@ pub(super) fn incrbyfloat(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResul
     })
 }
 
-pub(super) fn lcs(node: &Node, a: &[Bytes]) -> CmdResult {
+pub(super) fn lcs(node: &Context, a: &[Bytes]) -> CmdResult {
     let c = &node.coord;
     let (mut len_only, mut idx, mut with_len, mut min_len) = (false, false, false, 0i64);
     let mut i = 3;
@@ -396,7 +396,7 @@ pub(super) fn getbit(c: &Coordinator, a: &[Bytes], max_bulk: usize) -> CmdResult
     Ok(Reply::Int(i64::from((byte >> (7 - (offset & 7))) & 1)))
 }
 
-pub(super) fn setbit(node: &Node, s: &mut Session, a: &[Bytes]) -> CmdResult {
+pub(super) fn setbit(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let offset = match bit_offset(&a[2], node.config().proto_max_bulk_len) {
         Ok(o) => o,
         Err(r) => return Ok(r),

@@ -1,13 +1,10 @@
-//! The client edge: bytes in, bytes out.
+//! The client protocol: bytes in, bytes out, below the commands.
 //!
-//! [`server`] accepts connections (maxclients, protected mode) and runs one
-//! [`connection`] loop per client: read → [`parser`] → `command::execute` → [`reply`] encoding →
-//! one write per read batch. [`clients`] is the registry behind `CLIENT LIST/KILL`.
+//! [`parser`] turns bytes into requests with Redis's limits and errors; [`reply`] encodes
+//! replies for RESP2/RESP3 ([`reply_depth`] bounds their nesting); [`clients`] is the registry
+//! behind `CLIENT LIST/KILL`. The connection loop that uses them is `crate::edge`.
 
 pub mod clients;
-pub mod connection;
-mod early_ack;
 pub mod parser;
 pub mod reply;
 pub mod reply_depth;
-pub mod server;

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cartwheel::clock::{Clock, SkewedClock};
-use cartwheel::command::{self, Session};
+use cartwheel::command::{Context, Session};
 use cartwheel::config::Config;
 use cartwheel::net::{Network, SimNetwork};
-use cartwheel::node::{Node, NodeHandle};
+use cartwheel::node::NodeHandle;
 use cartwheel::resp::clients::ClientEntry;
 use cartwheel::resp::reply::Reply;
+use cartwheel::router;
 use cartwheel::storage::keys;
 use cartwheel::version::NodeId;
 
@@ -86,7 +87,7 @@ impl SimCluster {
         c
     }
 
-    pub fn node(&self, i: usize) -> &Arc<Node> {
+    pub fn node(&self, i: usize) -> &Arc<Context> {
         self.nodes[i].as_ref().expect("node is running").node()
     }
 
@@ -188,9 +189,9 @@ impl SimCluster {
 }
 
 /// Runs a command on `node` as session `s` would, committing its writes as the connection would.
-pub async fn run_on(node: &Arc<Node>, s: &mut Session, args: &[&str]) -> Reply {
+pub async fn run_on(node: &Arc<Context>, s: &mut Session, args: &[&str]) -> Reply {
     let args = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
-    let reply = command::execute(node, s, args).await;
+    let reply = router::execute(node, s, args).await;
     if s.wrote {
         s.wrote = false;
         node.coord.durability().commit().await.unwrap();
@@ -199,13 +200,13 @@ pub async fn run_on(node: &Arc<Node>, s: &mut Session, args: &[&str]) -> Reply {
 }
 
 /// A session of `node`.
-pub fn session_of(node: &Arc<Node>) -> Session {
+pub fn session_of(node: &Arc<Context>) -> Session {
     let a = node.addrs[0];
     Session::new(ClientEntry::detached(a, a), true)
 }
 
 /// `INFO cartwheel` of `node`.
-pub async fn info_text(node: &Arc<Node>) -> String {
+pub async fn info_text(node: &Arc<Context>) -> String {
     let (Reply::Bulk(b) | Reply::Verbatim(b)) = run_on(node, &mut session_of(node), &["INFO", "cartwheel"]).await
     else {
         panic!("INFO")
@@ -214,7 +215,7 @@ pub async fn info_text(node: &Arc<Node>) -> String {
 }
 
 /// An `INFO cartwheel` field of `node`.
-pub async fn info_field(node: &Arc<Node>, field: &str) -> String {
+pub async fn info_field(node: &Arc<Context>, field: &str) -> String {
     let text = info_text(node).await;
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))

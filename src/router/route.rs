@@ -1,5 +1,5 @@
-//! Where a command runs (DESIGN §1.2). Called by `command::execute` for every keyed command when
-//! the node is part of a cluster.
+//! Where a command runs in a cluster. Called by the router for every command once it has been
+//! checked and counted.
 //!
 //! - A **write** runs on its key's coordinator: the first healthy replica of the slot's
 //!   preference list. Any other node forwards it there (Dynamo's "hop") and relays the reply.
@@ -10,8 +10,8 @@
 //!   (`MSET` is then atomic per node, not across nodes — like Redis Cluster clients do it).
 //!   Other multi-key commands (`RENAME COPY MSETNX LCS`…) need all their keys on one coordinator
 //!   (use hash tags: `{user1}.a`, `{user1}.b`) and answer `-CROSSSLOT` otherwise.
-//! - A command forwarded here by another node runs here, whatever this node's view says, so a
-//!   disagreement between two views can never bounce a command back and forth.
+//! - A command forwarded here by another node ([`run_forwarded`]) runs here, whatever this node's
+//!   view says, so a disagreement between two views can never bounce a command back and forth.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,16 +19,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::future::join_all;
 
-use super::messages::{Forward, Request, Response};
-use super::quorum::{Kind, QuorumError};
-use super::{CallError, Cluster, Peer};
+use crate::cluster::messages::{Forward, Request, Response};
+use crate::cluster::quorum::{Kind, QuorumError};
+use crate::cluster::{CallError, Cluster, Peer};
 use crate::command::args::is;
 use crate::command::introspection::key_positions;
 use crate::command::session::Consistency;
 use crate::command::table::CommandSpec;
-use crate::command::{dispatch, Session};
+use crate::command::{dispatch, Context, Session};
 use crate::coordinator::capture;
-use crate::node::Node;
 use crate::resp::reply::Reply;
 use crate::rpc::RpcError;
 use crate::storage::keys;
@@ -63,32 +62,49 @@ fn local_only(name: &str) -> bool {
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
     cluster: &'a Arc<Cluster>,
-    node: &'a Node,
+    node: &'a Context,
     spec: &'a CommandSpec,
     write: bool,
 }
 
-/// Runs a command in the cluster: here, forwarded, or split.
-pub async fn execute(
+/// The argument positions of a command's keys when it is routed by key; `None` when it runs on
+/// this node whatever its keys (no keys, or a command about this node).
+fn routed_keys(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<usize>> {
+    key_positions(spec, args).filter(|p| !p.is_empty() && !local_only(spec.name))
+}
+
+/// Runs a command another node forwarded here, as the coordinator of its keys.
+pub(super) async fn run_forwarded(
     cluster: &Arc<Cluster>,
-    node: &Node,
+    node: &Context,
     session: &mut Session,
     spec: &CommandSpec,
     args: &[Bytes],
 ) -> Reply {
-    let positions = match key_positions(spec, args) {
-        Some(p) if !p.is_empty() && !local_only(spec.name) => p,
-        _ => return dispatch(node, session, spec.name, args).await,
-    };
+    let Some(positions) = routed_keys(spec, args) else { return dispatch(node, session, spec.name, args).await };
     if !cluster.ready() {
-        // Nothing ran: a forwarding node tries the next replica, a client may retry.
+        // Nothing ran: the forwarding node tries the next replica.
+        return Reply::error(NOT_READY);
+    }
+    let ctx = Ctx { cluster, node, spec, write: spec.flags.contains(&"write") };
+    run_here(ctx, session, args, &positions).await
+}
+
+/// Runs a client's command in the cluster: here, forwarded, or split.
+pub(super) async fn route(
+    cluster: &Arc<Cluster>,
+    node: &Context,
+    session: &mut Session,
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> Reply {
+    let Some(positions) = routed_keys(spec, args) else { return dispatch(node, session, spec.name, args).await };
+    if !cluster.ready() {
+        // Nothing ran: a client may retry.
         return Reply::error(NOT_READY);
     }
     let write = spec.flags.contains(&"write");
     let ctx = Ctx { cluster, node, spec, write };
-    if session.forwarded {
-        return run_here(ctx, session, args, &positions).await;
-    }
     let topo = cluster.topology();
     let mut targets: Vec<(usize, Option<&Peer>)> = Vec::with_capacity(positions.len());
     for &i in &positions {
@@ -182,7 +198,7 @@ fn unanswered(cluster: &Cluster, peer: &Peer, e: &CallError) -> Reply {
 
 fn no_replica(cluster: &Cluster, write: bool, n: usize) -> Reply {
     let kind = if write { Kind::Write } else { Kind::Read };
-    let needed = if write { cluster.settings.write_quorum } else { cluster.settings.read_quorum };
+    let needed = if write { cluster.settings().write_quorum } else { cluster.settings().read_quorum };
     cluster.stats.quorum_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Reply::error(QuorumError { kind, needed: needed.min(n.max(1)), got: 0, unreachable: n }.to_string())
 }
@@ -190,8 +206,8 @@ fn no_replica(cluster: &Cluster, write: bool, n: usize) -> Reply {
 /// Runs a command on this node as the coordinator of its keys.
 async fn run_here(ctx: Ctx<'_>, session: &mut Session, args: &[Bytes], positions: &[usize]) -> Reply {
     let Ctx { cluster, node, spec, write } = ctx;
-    let r = session.consistency.r.unwrap_or(cluster.settings.read_quorum);
-    let w = session.consistency.w.unwrap_or(cluster.settings.write_quorum);
+    let r = session.consistency.r.unwrap_or(cluster.settings().read_quorum);
+    let w = session.consistency.w.unwrap_or(cluster.settings().write_quorum);
     // A read-modify-write command runs on the coordinator's own copy (Riak's model): its keys are
     // read with a quorum only when the command is a pure read.
     if !write {

@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::command::{self, Session};
-use crate::node::Node;
+use crate::command::{Context, Session};
 use crate::resp::reply::Reply;
 
 /// Answers `args` early (and schedules them) when the unsafe mode is on and the command is one it
 /// covers; otherwise gives `args` back to be run normally.
-pub fn intercept(node: &Arc<Node>, s: &Session, args: Vec<Bytes>) -> Result<Reply, Vec<Bytes>> {
+pub fn intercept(node: &Arc<Context>, s: &Session, args: Vec<Bytes>) -> Result<Reply, Vec<Bytes>> {
     let delay = node.config().debug_unsafe_early_ack_ms;
     if delay == 0 || !s.authenticated || s.forwarded || !covered(&args) {
         return Err(args);
@@ -29,7 +28,7 @@ pub fn intercept(node: &Arc<Node>, s: &Session, args: Vec<Bytes>) -> Result<Repl
     later.consistency = s.consistency;
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        let reply = command::execute(&node, &mut later, args).await;
+        let reply = crate::router::execute(&node, &mut later, args).await;
         if let Reply::Error(e) = reply {
             tracing::warn!(error = %e, "an early-acknowledged write failed");
         }

@@ -18,11 +18,11 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::clients::ClientEntry;
 use super::early_ack;
-use super::parser::{ParserLimits, RequestParser};
-use crate::command::{self, ReplyMode, Session};
-use crate::node::Node;
+use crate::command::{Context, ReplyMode, Session};
+use crate::resp::clients::ClientEntry;
+use crate::resp::parser::{ParserLimits, RequestParser};
+use crate::router;
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Replies buffered past this size are written out mid-batch.
@@ -42,7 +42,7 @@ enum End {
 }
 
 /// Serves one client until it leaves or is told to go.
-pub async fn serve(node: Arc<Node>, mut stream: TcpStream, client: Arc<ClientEntry>) {
+pub async fn serve(node: Arc<Context>, mut stream: TcpStream, client: Arc<ClientEntry>) {
     let authenticated = node.config().requirepass.is_none();
     let mut session = Session::new(Arc::clone(&client), authenticated);
     let end = run(&node, &mut stream, &mut session).await;
@@ -51,11 +51,11 @@ pub async fn serve(node: Arc<Node>, mut stream: TcpStream, client: Arc<ClientEnt
     node.clients.unregister(client.id);
 }
 
-fn limits(node: &Node) -> ParserLimits {
+fn limits(node: &Context) -> ParserLimits {
     ParserLimits { max_bulk_len: node.config().proto_max_bulk_len, ..ParserLimits::default() }
 }
 
-async fn run(node: &Arc<Node>, stream: &mut TcpStream, s: &mut Session) -> End {
+async fn run(node: &Arc<Context>, stream: &mut TcpStream, s: &mut Session) -> End {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new(limits(node));
@@ -89,7 +89,7 @@ async fn run(node: &Arc<Node>, stream: &mut TcpStream, s: &mut Session) -> End {
                 Ok(Some(args)) => {
                     let reply = match early_ack::intercept(node, s, args) {
                         Ok(reply) => reply,
-                        Err(args) => command::execute(node, s, args).await,
+                        Err(args) => router::execute(node, s, args).await,
                     };
                     if should_send(s) {
                         reply.encode(s.proto, &mut wbuf);
@@ -148,7 +148,7 @@ fn should_send(s: &mut Session) -> bool {
 }
 
 /// Makes the batch's writes durable, then writes the buffered replies.
-async fn flush(node: &Node, stream: &mut TcpStream, s: &mut Session, wbuf: &mut BytesMut) -> Result<(), End> {
+async fn flush(node: &Context, stream: &mut TcpStream, s: &mut Session, wbuf: &mut BytesMut) -> Result<(), End> {
     if s.wrote {
         s.wrote = false;
         if let Err(e) = node.coord.durability().commit().await {

@@ -1,4 +1,4 @@
-//! What this node does with its peers' requests (the server side of [`super::messages`]):
+//! What this node does with its peers' requests (the server side of [`crate::cluster::messages`]):
 //! merge replicated versions, hand out local copies, run forwarded commands as their keys'
 //! coordinator, keep hints for other nodes (sloppy quorum), reap fully acknowledged tombstones,
 //! serve cluster-wide scans and counts, and answer gossip.
@@ -26,18 +26,18 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::messages::{Forward, HintedVersion, KeyVersion, Request, Response};
-use super::Cluster;
-use crate::command::{self, Session};
+use crate::cluster::messages::{Forward, HintedVersion, KeyVersion, Request, Response};
+use crate::cluster::Cluster;
+use crate::command::Context;
+use crate::command::Session;
 use crate::coordinator::{fenced, CoordError, Coordinator, HintOutcome};
-use crate::node::Node;
 use crate::resp::clients::ClientEntry;
 use crate::version::{codec, DvvSet, NodeId};
 
 /// Handles one request from the peer at `from`, whose sender waits until `deadline` (this node's
 /// time); always produces an encoded [`Response`].
 pub async fn handle(
-    node: &Arc<Node>,
+    node: &Arc<Context>,
     cluster: &Arc<Cluster>,
     from: SocketAddr,
     request: &[u8],
@@ -69,7 +69,7 @@ fn fenced_kind(req: &Request) -> bool {
     )
 }
 
-async fn answer(node: &Arc<Node>, cluster: &Arc<Cluster>, from: SocketAddr, req: Request) -> Response {
+async fn answer(node: &Arc<Context>, cluster: &Arc<Cluster>, from: SocketAddr, req: Request) -> Response {
     let coord = cluster.coord();
     match req {
         Request::Replicate(versions) => replicate(cluster, versions).await,
@@ -191,7 +191,7 @@ async fn store_hints(cluster: &Arc<Cluster>, versions: Vec<HintedVersion>) -> Re
 }
 
 async fn run_forwarded(
-    node: &Arc<Node>,
+    node: &Arc<Context>,
     cluster: &Arc<Cluster>,
     from: SocketAddr,
     f: Forward,
@@ -203,7 +203,7 @@ async fn run_forwarded(
     session.consistency.r = f.r.map(|q| q as usize);
     session.consistency.w = f.w.map(|q| q as usize);
     session.consistency.strict = f.strict;
-    let reply = command::execute(node, &mut session, f.args).await;
+    let reply = crate::router::execute_forwarded(node, &mut session, f.args).await;
     if session.wrote {
         if let Err(e) = node.coord.durability().commit().await {
             return crate::resp::reply::Reply::error(format!("ERR durability commit failed: {e}"));

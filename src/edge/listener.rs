@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use super::connection;
-use crate::node::Node;
+use crate::command::Context;
 
 const PROTECTED_MODE_ERROR: &str = "-DENIED Cartwheel is running in protected mode because protected mode is \
 enabled and no password is set for the default user. In this mode connections are only accepted from the \
@@ -28,7 +28,7 @@ pub fn is_loopback(ip: IpAddr) -> bool {
 
 /// Accepts clients on `listener` until `shutdown` turns true; connection tasks go into `tasks`.
 pub async fn accept_loop(
-    node: Arc<Node>,
+    node: Arc<Context>,
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
     tasks: TaskTracker,
@@ -64,7 +64,7 @@ pub async fn accept_loop(
     }
 }
 
-fn refuse(node: &Node, peer: SocketAddr) -> Option<&'static str> {
+fn refuse(node: &Context, peer: SocketAddr) -> Option<&'static str> {
     let cfg = node.config();
     if node.clients.len() >= cfg.maxclients {
         return Some("-ERR max number of clients reached\r\n");

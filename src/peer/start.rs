@@ -13,14 +13,15 @@ use thiserror::Error;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use super::messages::{Request, Response};
-use super::{service, Cluster, ClusterSettings, Peer, Topology};
+use super::service;
 use crate::clock::ClusterClock;
+use crate::cluster::messages::{Request, Response};
+use crate::cluster::{Cluster, ClusterSettings, Peer, Topology};
+use crate::command::Context;
 use crate::config::Config;
 use crate::coordinator::Coordinator;
 use crate::membership::{BoxFuture, ClusterView, GossipConfig, GossipTransport, Health, LocalMember, Membership};
 use crate::net::Network;
-use crate::node::Node;
 use crate::rpc::{Handler, LocalClock, PeerInfo, RpcClient, RpcConfig, RpcServer};
 use crate::version::NodeId;
 
@@ -167,7 +168,7 @@ pub fn prepare(
 /// Starts the server, gossip and the topology updater; they stop when `shutdown` turns true.
 pub async fn serve(
     p: Prepared,
-    node: Arc<Node>,
+    node: Arc<Context>,
     tasks: &TaskTracker,
     shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, StartError> {
@@ -177,7 +178,7 @@ pub async fn serve(
     tasks.spawn(server.join());
     let membership = Arc::clone(p.cluster.membership());
     tasks.spawn(Arc::clone(&membership).run(p.seeds, shutdown.clone()));
-    tasks.spawn(super::handoff::run(Arc::clone(&p.cluster), shutdown.clone()));
+    tasks.spawn(crate::cluster::handoff::run(Arc::clone(&p.cluster), shutdown.clone()));
     // Seeds that never answer must not keep this node from serving for ever.
     let patience = p.cluster.settings().rpc_timeout.max(Duration::from_secs(1)) * 5;
     tasks.spawn(become_ready(Arc::clone(&p.cluster), patience, shutdown.clone()));
@@ -288,7 +289,7 @@ impl GossipTransport for RpcGossip {
 
 /// The RPC server's handler: this node's [`service`].
 struct NodeService {
-    node: Arc<Node>,
+    node: Arc<Context>,
     cluster: Arc<Cluster>,
 }
 
