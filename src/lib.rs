@@ -57,3 +57,4 @@ pub mod rpc;
 pub mod storage;
 pub mod telemetry;
 pub mod version;
+pub mod workers;

@@ -110,12 +110,19 @@ impl Metrics {
 
 /// Calls `sample` every [`SAMPLE_EVERY`] until `shutdown` turns true (the node passes a
 /// closure feeding its counters to [`Metrics::sample`]).
-pub async fn run_sampler(sample: impl Fn(Instant) + Send + 'static, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_sampler(
+    sample: impl Fn(Instant) + Send + 'static,
+    mut shutdown: watch::Receiver<bool>,
+    beat: crate::workers::Beat,
+) {
     let mut ticker = tokio::time::interval(SAMPLE_EVERY);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            now = ticker.tick() => sample(now),
+            now = ticker.tick() => {
+                sample(now);
+                beat.ran();
+            }
             _ = shutdown.wait_for(|s| *s) => return,
         }
     }

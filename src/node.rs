@@ -17,12 +17,13 @@ use tokio_util::task::TaskTracker;
 use crate::clock::{Clock, ClusterClock, SystemClock};
 use crate::command::Context;
 use crate::config::Config;
-use crate::coordinator::{spawn_sweeper, CoordConfig, CoordError, Coordinator, HintLimits};
+use crate::coordinator::{run_sweeper, CoordConfig, CoordError, Coordinator, HintLimits};
 use crate::edge::accept_loop;
 use crate::net::{Network, TcpNetwork};
 use crate::peer::start as cluster_start;
 use crate::storage::{Durability, FjallStore, StorageError, Store};
 use crate::version::NodeId;
+use crate::workers::Workers;
 
 /// Why a node could not start.
 #[derive(Debug, Error)]
@@ -125,22 +126,30 @@ impl NodeHandle {
             _ => None,
         };
         let cluster = prepared.as_ref().map(|p| Arc::clone(&p.cluster));
-        let node = Arc::new(Context::new(cfg.clone(), Arc::clone(&coord), cluster, addrs, clock.now_ms(), shutdown));
         let tasks = TaskTracker::new();
+        let workers = Arc::new(Workers::new(tasks.clone()));
+        let node = Arc::new(Context::new(
+            cfg.clone(),
+            Arc::clone(&coord),
+            cluster,
+            addrs,
+            clock.now_ms(),
+            shutdown,
+            Arc::clone(&workers),
+        ));
         if let Some(p) = prepared {
-            let addr = cluster_start::serve(p, Arc::clone(&node), &tasks, shutdown_rx.clone()).await?;
+            let addr = cluster_start::serve(p, Arc::clone(&node), &tasks, &workers, shutdown_rx.clone()).await?;
             tracing::info!(cluster_addr = %addr, "cluster port listening");
         }
         for l in listeners {
             tasks.spawn(accept_loop(Arc::clone(&node), l, shutdown_rx.clone(), tasks.clone()));
         }
-        let sampled = Arc::clone(&node);
-        tasks.spawn(crate::metrics::run_sampler(move |now| sampled.stats.sample_rates(now), shutdown_rx.clone()));
+        let (sampled, stop) = (Arc::clone(&node), shutdown_rx.clone());
+        workers
+            .spawn("rates", |beat| crate::metrics::run_sampler(move |now| sampled.stats.sample_rates(now), stop, beat));
         let period = Duration::from_millis(1000 / u64::from(cfg.hz.max(1)));
-        let (sweeper, _) = spawn_sweeper(coord, period, cfg.expire_keys_per_tick, shutdown_rx.clone());
-        tasks.spawn(async move {
-            let _ = sweeper.await;
-        });
+        let (keys_per_tick, stop) = (cfg.expire_keys_per_tick, shutdown_rx.clone());
+        workers.spawn("expiry_sweep", |beat| run_sweeper(coord, period, keys_per_tick, stop, beat));
         if cfg.debug_unsafe_early_ack_ms > 0 {
             tracing::warn!(
                 delay_ms = cfg.debug_unsafe_early_ack_ms,

@@ -212,3 +212,30 @@ fn field_of(info: &str, name: &str) -> u64 {
     let prefix = format!("{name}:");
     info.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map_or(0, |v| v.trim().parse().unwrap())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_lists_its_cluster_workers() {
+    let c = ProcessCluster::start(2, "").await;
+    for i in 0..2 {
+        let mut conn = c.conn(i).await;
+        let started = Instant::now();
+        loop {
+            let text = info_section(&mut conn, "workers").await;
+            let state = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(format!("worker_{name}:").as_str()))
+                    .map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+            };
+            let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("worker_")?.split(':').next()).collect();
+            assert_eq!(names, ["gossip", "hint_replay", "join", "topology", "rates", "expiry_sweep"], "node {i}");
+            // Joining is done once the node coordinates (the cluster converged before this).
+            let join = state("join").unwrap();
+            let gossip = state("gossip").unwrap();
+            if join[0] == "state=stopped" && gossip[0] == "state=running" && gossip[1] != "rounds=0" {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "node {i} workers:\n{text}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -89,3 +89,34 @@ async fn instantaneous_rates_follow_the_load() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `worker_<name>:state=…,rounds=…,last_round_ms_ago=…` lines of `INFO workers`, by name.
+fn workers(info: &str) -> Vec<(String, String, u64)> {
+    info.lines()
+        .filter_map(|l| l.strip_prefix("worker_"))
+        .filter_map(|l| {
+            let (name, rest) = l.split_once(':')?;
+            let get = |k: &str| rest.split(',').find_map(|kv| kv.trim().strip_prefix(k)).map(str::to_string);
+            Some((name.to_string(), get("state=")?, get("rounds=")?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_workers_lists_each_background_worker_with_its_rounds() {
+    let (_p, _dir, mut c) = start().await;
+    let started = Instant::now();
+    loop {
+        let listed = workers(&info(&mut c, "workers").await);
+        let names: Vec<&str> = listed.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(names, ["rates", "expiry_sweep"], "a standalone node's workers");
+        assert!(listed.iter().all(|(_, state, _)| state == "running"), "{listed:?}");
+        if listed.iter().all(|(_, _, rounds)| *rounds > 0) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "a worker never finished a round: {listed:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let default = info(&mut c, "default").await;
+    assert!(default.contains("# Workers"), "INFO with no argument includes the workers:\n{default}");
+}

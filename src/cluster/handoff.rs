@@ -27,6 +27,7 @@ use super::messages::{KeyVersion, Request, Response};
 use super::Cluster;
 use crate::coordinator::Hint;
 use crate::version::NodeId;
+use crate::workers::Beat;
 
 /// Hints per delivery request.
 pub const PAGE: usize = 64;
@@ -38,13 +39,14 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(5);
 const TICK: Duration = Duration::from_millis(500);
 
 /// Runs until `shutdown` turns true.
-pub async fn run(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(cluster: Arc<Cluster>, mut shutdown: watch::Receiver<bool>, beat: Beat) {
     let mut views = cluster.membership().subscribe();
     let mut last_try: HashMap<NodeId, Instant> = HashMap::new();
     let mut delivered_since_compaction = false;
     loop {
         let worked = round(&cluster, &mut last_try, &mut shutdown).await;
         delivered_since_compaction |= worked;
+        beat.ran();
         if *shutdown.borrow() {
             return;
         }

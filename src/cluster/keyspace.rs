@@ -18,7 +18,7 @@ use futures_util::future::join_all;
 
 use super::messages::{Request, Response};
 use super::{CallError, Cluster};
-use crate::coordinator::Current;
+use crate::coordinator::{Current, Writes};
 use crate::storage::keys::{self, SLOTS};
 use crate::version::{codec, NodeId};
 
@@ -184,11 +184,12 @@ impl Cluster {
         }
     }
 
-    /// Clears every member; an unreachable member is an error (its keys would survive).
-    pub async fn flush_all(self: &Arc<Self>) -> Result<(), CallError> {
+    /// Clears every member (this node's flush recorded in `w`); an unreachable member is an
+    /// error (its keys would survive).
+    pub async fn flush_all(self: &Arc<Self>, w: &mut Writes) -> Result<(), CallError> {
         let topo = self.topology();
         let me = topo.me();
-        self.coord.flush_all().map_err(|e| CallError::Remote(e.to_string()))?;
+        self.coord.flush_all(w).map_err(|e| CallError::Remote(e.to_string()))?;
         // An error reply only once the flush can no longer run late on that member.
         let calls = topo
             .peers()

@@ -16,6 +16,7 @@ use crate::coordinator::Coordinator;
 use crate::metrics::ServerStats;
 use crate::resp::clients::ClientRegistry;
 use crate::version::NodeId;
+use crate::workers::Workers;
 
 /// State shared by every connection of a node.
 pub struct Context {
@@ -30,6 +31,8 @@ pub struct Context {
     pub started: Instant,
     /// When the node started, Unix ms.
     pub started_unix_ms: u64,
+    /// The background workers (`INFO workers`).
+    pub workers: Arc<Workers>,
     /// Random id of this process run (`INFO server run_id`).
     pub run_id: String,
     /// Bound client addresses.
@@ -71,6 +74,7 @@ impl Context {
         addrs: Vec<SocketAddr>,
         started_unix_ms: u64,
         shutdown: watch::Sender<bool>,
+        workers: Arc<Workers>,
     ) -> Context {
         Context {
             config: ArcSwap::from_pointee(config),
@@ -83,6 +87,7 @@ impl Context {
             addrs,
             cluster,
             shutdown,
+            workers,
         }
     }
 }

@@ -1,9 +1,12 @@
 //! `INFO [section …]`: Redis's sections and field names (so monitoring tools and client
 //! libraries find what they look for), plus a `cartwheel` section with the store's own view:
-//! node id, replication settings, siblings, tombstones, expiry sweep and disk use.
+//! node id, replication settings, siblings, tombstones, expiry sweep and disk use; and a
+//! `workers` section listing the node's background workers (`worker_<name>:state=running,
+//! rounds=N,last_round_ms_ago=M`, `-1` before the first round).
 //!
 //! Sections: `default` (server clients memory persistence stats replication cpu cluster
-//! keyspace cartwheel), `all` (adds commandstats errorstats), `everything` (same as all here).
+//! keyspace cartwheel workers), `all` (adds commandstats errorstats), `everything` (same as all
+//! here).
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -14,8 +17,19 @@ use super::connection::REDIS_VERSION;
 use super::Context;
 use crate::resp::reply::Reply;
 
-const DEFAULT: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace", "cartwheel"];
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "cluster",
+    "keyspace",
+    "cartwheel",
+    "workers",
+];
 const EXTRA: &[&str] = &["commandstats", "errorstats"];
 
 pub(super) fn info(node: &Context, a: &[Bytes]) -> Reply {
@@ -188,6 +202,16 @@ fn render(node: &Context, section: &str, o: &mut String) {
                 }
             }
         },
+        "workers" => {
+            for w in node.workers.list() {
+                let state = if w.running { "running" } else { "stopped" };
+                let ago = w.last_round_ms_ago.map_or(-1, |ms| ms as i64);
+                kv(
+                    &format!("worker_{}", w.name),
+                    &format!("state={state},rounds={},last_round_ms_ago={ago}", w.rounds),
+                );
+            }
+        }
         "keyspace" => {
             let keys = coord.dbsize();
             if keys > 0 {

@@ -13,13 +13,12 @@ use super::glob::glob_match;
 use super::Context;
 use super::{errors, CmdResult, Session};
 use crate::cluster::{CallError, Cluster};
-use crate::coordinator::{Coordinator, Current, Mutation};
+use crate::coordinator::{Coordinator, Current, Mutation, Writes};
 use crate::resp::reply::Reply;
 use crate::storage::keys;
 
 pub(super) fn del(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
-    s.wrote = true;
-    node.coord.update_many(&a[1..], |cur| {
+    node.coord.update_many(&mut s.writes, &a[1..], |cur| {
         let mut seen: Vec<&Bytes> = Vec::new();
         let mut n = 0;
         let muts = cur
@@ -39,20 +38,20 @@ pub(super) fn del(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     })
 }
 
-pub(super) fn exists(c: &Coordinator, a: &[Bytes]) -> CmdResult {
+pub(super) fn exists(c: &Coordinator, w: &mut Writes, a: &[Bytes]) -> CmdResult {
     let mut n = 0;
     for k in &a[1..] {
-        n += i64::from(c.read(k)?.exists());
+        n += i64::from(c.read(w, k)?.exists());
     }
     Ok(Reply::Int(n))
 }
 
-pub(super) fn touch(c: &Coordinator, a: &[Bytes]) -> CmdResult {
-    exists(c, a)
+pub(super) fn touch(c: &Coordinator, w: &mut Writes, a: &[Bytes]) -> CmdResult {
+    exists(c, w, a)
 }
 
-pub(super) fn type_of(c: &Coordinator, a: &[Bytes]) -> CmdResult {
-    Ok(Reply::status(if c.read(&a[1])?.exists() { "string" } else { "none" }))
+pub(super) fn type_of(c: &Coordinator, w: &mut Writes, a: &[Bytes]) -> CmdResult {
+    Ok(Reply::status(if c.read(w, &a[1])?.exists() { "string" } else { "none" }))
 }
 
 /// `EXPIRE`-family condition flags.
@@ -104,8 +103,7 @@ pub(super) fn expire(node: &Context, s: &mut Session, a: &[Bytes], unit_ms: i64,
     let Some(when) = v.checked_mul(unit_ms).and_then(|ms| ms.checked_add(base)) else {
         return Ok(errors::invalid_expire(cmd));
     };
-    s.wrote = true;
-    node.coord.update(&a[1], |cur| {
+    node.coord.update(&mut s.writes, &a[1], |cur| {
         let Some(value) = cur.value().cloned() else { return (Mutation::Keep, Reply::Int(0)) };
         let current = cur.expires_at();
         let allowed = match current {
@@ -122,8 +120,8 @@ pub(super) fn expire(node: &Context, s: &mut Session, a: &[Bytes], unit_ms: i64,
     })
 }
 
-pub(super) fn ttl(c: &Coordinator, a: &[Bytes], unit_ms: u64, absolute: bool) -> CmdResult {
-    let cur = c.read(&a[1])?;
+pub(super) fn ttl(c: &Coordinator, w: &mut Writes, a: &[Bytes], unit_ms: u64, absolute: bool) -> CmdResult {
+    let cur = c.read(w, &a[1])?;
     Ok(Reply::Int(match (cur.ttl_ms(), cur.expires_at()) {
         (None, _) => -2,
         (Some(None), _) => -1,
@@ -133,8 +131,7 @@ pub(super) fn ttl(c: &Coordinator, a: &[Bytes], unit_ms: u64, absolute: bool) ->
 }
 
 pub(super) fn persist(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
-    s.wrote = true;
-    node.coord.update(&a[1], |cur| match (cur.value(), cur.expires_at()) {
+    node.coord.update(&mut s.writes, &a[1], |cur| match (cur.value(), cur.expires_at()) {
         (Some(v), Some(_)) => (Mutation::Put { value: v.clone(), expires_at: None }, Reply::Int(1)),
         _ => (Mutation::Keep, Reply::Int(0)),
     })
@@ -289,8 +286,7 @@ pub(super) async fn cluster_wide(cluster: &Arc<Cluster>, s: &mut Session, name: 
             if !super::server::flush_args_ok(a) {
                 return Some(errors::syntax());
             }
-            s.wrote = true;
-            cluster.flush_all().await.map_or_else(failed, |()| Reply::ok())
+            cluster.flush_all(&mut s.writes).await.map_or_else(failed, |()| Reply::ok())
         }
         _ => return None,
     })
@@ -314,9 +310,8 @@ pub(super) fn randomkey(c: &Coordinator) -> CmdResult {
 }
 
 pub(super) fn rename(node: &Context, s: &mut Session, a: &[Bytes], nx: bool) -> CmdResult {
-    s.wrote = true;
     let same = a[1] == a[2];
-    node.coord.update_many(&[a[1].clone(), a[2].clone()], |cur| {
+    node.coord.update_many(&mut s.writes, &[a[1].clone(), a[2].clone()], |cur| {
         let Some(src) = cur[0].live().cloned() else {
             return (vec![Mutation::Keep, Mutation::Keep], Reply::error("ERR no such key"));
         };
@@ -353,8 +348,7 @@ pub(super) fn copy(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     if a[1] == a[2] {
         return Ok(Reply::error("ERR source and destination objects are the same"));
     }
-    s.wrote = true;
-    node.coord.update_many(&[a[1].clone(), a[2].clone()], |cur| {
+    node.coord.update_many(&mut s.writes, &[a[1].clone(), a[2].clone()], |cur| {
         let keep = vec![Mutation::Keep, Mutation::Keep];
         let Some(src) = cur[0].live().cloned() else { return (keep, Reply::Int(0)) };
         if cur[1].exists() && !replace {
@@ -377,7 +371,7 @@ fn encoding_of(cur: &Current) -> Option<&'static str> {
     })
 }
 
-pub(super) fn object(c: &Coordinator, a: &[Bytes]) -> CmdResult {
+pub(super) fn object(c: &Coordinator, w: &mut Writes, a: &[Bytes]) -> CmdResult {
     let sub = &a[1];
     if is(sub, "help") && a.len() == 2 {
         let lines = [
@@ -402,7 +396,7 @@ pub(super) fn object(c: &Coordinator, a: &[Bytes]) -> CmdResult {
     if a.len() != 3 {
         return Ok(errors::unknown_subcommand("object", sub));
     }
-    let cur = c.read(&a[2])?;
+    let cur = c.read(w, &a[2])?;
     if !cur.exists() {
         return Ok(Reply::Nil);
     }

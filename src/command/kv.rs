@@ -16,12 +16,12 @@ use super::session::Consistency;
 use super::strings::expiry;
 use super::Context;
 use super::{errors, CmdResult, Session};
-use crate::coordinator::{Coordinator, Mutation};
+use crate::coordinator::{Coordinator, Mutation, Writes};
 use crate::resp::reply::Reply;
 use crate::version::VersionVector;
 
-pub(super) fn get(c: &Coordinator, a: &[Bytes]) -> CmdResult {
-    let cur = c.read(&a[1])?;
+pub(super) fn get(c: &Coordinator, w: &mut Writes, a: &[Bytes]) -> CmdResult {
+    let cur = c.read(w, &a[1])?;
     let now = cur.now_ms();
     let Some(set) = cur.set() else {
         return Ok(Reply::Array(vec![Reply::bulk(""), Reply::Array(vec![])]));
@@ -55,9 +55,8 @@ pub(super) fn put(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
         }
         _ => return Ok(errors::syntax()),
     }
-    s.wrote = true;
     let value = Some(a[3].clone());
-    node.coord.update(&a[1], |_| (Mutation::Causal { context: ctx, value, expires_at }, Reply::ok()))
+    node.coord.update(&mut s.writes, &a[1], |_| (Mutation::Causal { context: ctx, value, expires_at }, Reply::ok()))
 }
 
 pub(super) fn del(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
@@ -65,8 +64,9 @@ pub(super) fn del(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
         Ok(c) => c,
         Err(r) => return Ok(r),
     };
-    s.wrote = true;
-    node.coord.update(&a[1], |_| (Mutation::Causal { context: ctx, value: None, expires_at: None }, Reply::ok()))
+    node.coord.update(&mut s.writes, &a[1], |_| {
+        (Mutation::Causal { context: ctx, value: None, expires_at: None }, Reply::ok())
+    })
 }
 
 pub(super) fn local(c: &Coordinator, a: &[Bytes]) -> CmdResult {

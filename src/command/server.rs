@@ -50,8 +50,7 @@ pub(super) fn flush(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     if !flush_args_ok(a) {
         return Ok(errors::syntax());
     }
-    s.wrote = true;
-    node.coord.flush_all()?;
+    node.coord.flush_all(&mut s.writes)?;
     Ok(Reply::ok())
 }
 

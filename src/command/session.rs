@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::coordinator::Writes;
 use crate::resp::clients::ClientEntry;
 use crate::resp::reply::Protocol;
 
@@ -43,8 +44,9 @@ pub struct Session {
     pub reply_mode: ReplyMode,
     /// Close the connection after this batch's replies are written (QUIT, CLIENT KILL of self).
     pub close: bool,
-    /// A command of the current batch wrote: replies wait for durability first.
-    pub wrote: bool,
+    /// What the current batch's commands wrote, recorded by the coordinator: replies wait for a
+    /// durability commit when anything was written.
+    pub writes: Writes,
     /// Quorum overrides.
     pub consistency: Consistency,
     /// Commands run on behalf of another node that routed them here: never forwarded again.
@@ -60,7 +62,7 @@ impl Session {
             authenticated,
             reply_mode: ReplyMode::On,
             close: false,
-            wrote: false,
+            writes: Writes::default(),
             consistency: Consistency::default(),
             forwarded: false,
         }

@@ -8,15 +8,15 @@ use bytes::{Bytes, BytesMut};
 use super::args::{format_f64, is, parse_f64, parse_i64};
 use super::Context;
 use super::{errors, CmdResult, Session};
-use crate::coordinator::{Coordinator, Current, Mutation};
+use crate::coordinator::{Coordinator, Current, Mutation, Writes};
 use crate::resp::reply::Reply;
 
 fn bulk_or_nil(v: Option<&Bytes>) -> Reply {
     v.map_or(Reply::Nil, |b| Reply::Bulk(b.clone()))
 }
 
-pub(super) fn get(c: &Coordinator, a: &[Bytes]) -> CmdResult {
-    Ok(bulk_or_nil(c.read(&a[1])?.value()))
+pub(super) fn get(c: &Coordinator, w: &mut Writes, a: &[Bytes]) -> CmdResult {
+    Ok(bulk_or_nil(c.read(w, &a[1])?.value()))
 }
 
 /// How a write treats the key's TTL.
@@ -92,9 +92,8 @@ pub(super) fn set(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
-    s.wrote = true;
     let value = a[2].clone();
-    node.coord.update(&a[1], |cur| {
+    node.coord.update(&mut s.writes, &a[1], |cur| {
         let exists = cur.exists();
         let old = if get_old { bulk_or_nil(cur.value()) } else { Reply::Nil };
         if (nx && exists) || (xx && !exists) {
@@ -120,9 +119,8 @@ fn expire_option(opt: &[u8]) -> Option<(i64, bool)> {
 }
 
 pub(super) fn setnx(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
-    s.wrote = true;
     let value = a[2].clone();
-    node.coord.update(&a[1], |cur| {
+    node.coord.update(&mut s.writes, &a[1], |cur| {
         if cur.exists() {
             (Mutation::Keep, Reply::Int(0))
         } else {
@@ -137,20 +135,17 @@ pub(super) fn setex(node: &Context, s: &mut Session, a: &[Bytes], unit_ms: i64) 
         Ok(t) => t,
         Err(r) => return Ok(r),
     };
-    s.wrote = true;
     let value = a[3].clone();
-    node.coord.update(&a[1], |cur| (put(value, Ttl::At(at), cur), Reply::ok()))
+    node.coord.update(&mut s.writes, &a[1], |cur| (put(value, Ttl::At(at), cur), Reply::ok()))
 }
 
 pub(super) fn getset(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
-    s.wrote = true;
     let value = a[2].clone();
-    node.coord.update(&a[1], |cur| (Mutation::Put { value, expires_at: None }, bulk_or_nil(cur.value())))
+    node.coord.update(&mut s.writes, &a[1], |cur| (Mutation::Put { value, expires_at: None }, bulk_or_nil(cur.value())))
 }
 
 pub(super) fn getdel(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
-    s.wrote = true;
-    node.coord.update(&a[1], |cur| match cur.value() {
+    node.coord.update(&mut s.writes, &a[1], |cur| match cur.value() {
         Some(v) => (Mutation::Delete, Reply::Bulk(v.clone())),
         None => (Mutation::Keep, Reply::Nil),
     })
@@ -175,19 +170,18 @@ pub(super) fn getex(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
-    let Some(ttl) = ttl else { return get(&node.coord, a) };
-    s.wrote = true;
-    node.coord.update(&a[1], |cur| match cur.value() {
+    let Some(ttl) = ttl else { return get(&node.coord, &mut s.writes, a) };
+    node.coord.update(&mut s.writes, &a[1], |cur| match cur.value() {
         None => (Mutation::Keep, Reply::Nil),
         Some(v) if ttl == Ttl::Clear && cur.expires_at().is_none() => (Mutation::Keep, Reply::Bulk(v.clone())),
         Some(v) => (put(v.clone(), ttl, cur), Reply::Bulk(v.clone())),
     })
 }
 
-pub(super) fn mget(c: &Coordinator, a: &[Bytes]) -> CmdResult {
+pub(super) fn mget(c: &Coordinator, w: &mut Writes, a: &[Bytes]) -> CmdResult {
     let mut out = Vec::with_capacity(a.len() - 1);
     for k in &a[1..] {
-        out.push(bulk_or_nil(c.read(k)?.value()));
+        out.push(bulk_or_nil(c.read(w, k)?.value()));
     }
     Ok(Reply::Array(out))
 }
@@ -201,16 +195,14 @@ fn pairs(a: &[Bytes]) -> Option<(Vec<Bytes>, Vec<Bytes>)> {
 
 pub(super) fn mset(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let Some((keys, values)) = pairs(a) else { return Ok(errors::wrong_arity("mset")) };
-    s.wrote = true;
-    node.coord.update_many(&keys, |_| {
+    node.coord.update_many(&mut s.writes, &keys, |_| {
         (values.into_iter().map(|value| Mutation::Put { value, expires_at: None }).collect(), Reply::ok())
     })
 }
 
 pub(super) fn msetnx(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let Some((keys, values)) = pairs(a) else { return Ok(errors::wrong_arity("msetnx")) };
-    s.wrote = true;
-    node.coord.update_many(&keys, |cur| {
+    node.coord.update_many(&mut s.writes, &keys, |cur| {
         if cur.iter().any(Current::exists) {
             return (vec![Mutation::Keep; values.len()], Reply::Int(0));
         }
@@ -220,9 +212,8 @@ pub(super) fn msetnx(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult 
 
 pub(super) fn append(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let max = node.config().proto_max_bulk_len;
-    s.wrote = true;
     let tail = &a[2];
-    node.coord.update(&a[1], |cur| {
+    node.coord.update(&mut s.writes, &a[1], |cur| {
         let old = cur.value().cloned().unwrap_or_default();
         if old.len() + tail.len() > max {
             return (Mutation::Keep, errors::too_big());
@@ -235,15 +226,15 @@ pub(super) fn append(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult 
     })
 }
 
-pub(super) fn strlen(c: &Coordinator, a: &[Bytes]) -> CmdResult {
-    Ok(Reply::Int(c.read(&a[1])?.value().map_or(0, Bytes::len) as i64))
+pub(super) fn strlen(c: &Coordinator, w: &mut Writes, a: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(c.read(w, &a[1])?.value().map_or(0, Bytes::len) as i64))
 }
 
-pub(super) fn getrange(c: &Coordinator, a: &[Bytes]) -> CmdResult {
+pub(super) fn getrange(c: &Coordinator, w: &mut Writes, a: &[Bytes]) -> CmdResult {
     let (Some(start), Some(end)) = (parse_i64(&a[2]), parse_i64(&a[3])) else {
         return Ok(errors::not_integer());
     };
-    let cur = c.read(&a[1])?;
+    let cur = c.read(w, &a[1])?;
     let v = cur.value().cloned().unwrap_or_default();
     Ok(Reply::Bulk(range_of(&v, start, end)))
 }
@@ -277,8 +268,7 @@ pub(super) fn setrange(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResul
     let offset = offset as usize;
     let patch = &a[3];
     let max = node.config().proto_max_bulk_len;
-    s.wrote = true;
-    node.coord.update(&a[1], |cur| {
+    node.coord.update(&mut s.writes, &a[1], |cur| {
         let old = cur.value().cloned().unwrap_or_default();
         if patch.is_empty() {
             return (Mutation::Keep, Reply::Int(old.len() as i64));
@@ -310,8 +300,7 @@ pub(super) fn incrby(node: &Context, s: &mut Session, a: &[Bytes], negate: bool)
 }
 
 pub(super) fn incr_by(node: &Context, s: &mut Session, key: &Bytes, by: i64) -> CmdResult {
-    s.wrote = true;
-    node.coord.update(key, |cur| {
+    node.coord.update(&mut s.writes, key, |cur| {
         let old = match cur.value() {
             None => 0,
             Some(v) => match parse_i64(v) {
@@ -329,8 +318,7 @@ pub(super) fn incr_by(node: &Context, s: &mut Session, key: &Bytes, by: i64) -> 
 
 pub(super) fn incrbyfloat(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult {
     let Some(by) = parse_f64(&a[2]) else { return Ok(errors::not_float()) };
-    s.wrote = true;
-    node.coord.update(&a[1], |cur| {
+    node.coord.update(&mut s.writes, &a[1], |cur| {
         let old = match cur.value() {
             None => 0.0,
             Some(v) => match parse_f64(v) {
@@ -347,7 +335,7 @@ pub(super) fn incrbyfloat(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdRe
     })
 }
 
-pub(super) fn lcs(node: &Context, a: &[Bytes]) -> CmdResult {
+pub(super) fn lcs(node: &Context, w: &mut Writes, a: &[Bytes]) -> CmdResult {
     let c = &node.coord;
     let (mut len_only, mut idx, mut with_len, mut min_len) = (false, false, false, 0i64);
     let mut i = 3;
@@ -372,8 +360,8 @@ pub(super) fn lcs(node: &Context, a: &[Bytes]) -> CmdResult {
     if len_only && idx {
         return Ok(Reply::error("ERR If you want both the length and indexes, please just use IDX."));
     }
-    let x = c.read(&a[1])?.value().cloned().unwrap_or_default();
-    let y = c.read(&a[2])?.value().cloned().unwrap_or_default();
+    let x = c.read(w, &a[1])?.value().cloned().unwrap_or_default();
+    let y = c.read(w, &a[2])?.value().cloned().unwrap_or_default();
     let opts = super::lcs::Options { len_only, idx, with_len, min_len: min_len as usize };
     Ok(super::lcs::reply(&x, &y, opts, node.config().proto_max_bulk_len))
 }
@@ -386,12 +374,12 @@ fn bit_offset(arg: &[u8], max_bulk: usize) -> Result<usize, Reply> {
     }
 }
 
-pub(super) fn getbit(c: &Coordinator, a: &[Bytes], max_bulk: usize) -> CmdResult {
+pub(super) fn getbit(c: &Coordinator, w: &mut Writes, a: &[Bytes], max_bulk: usize) -> CmdResult {
     let offset = match bit_offset(&a[2], max_bulk) {
         Ok(o) => o,
         Err(r) => return Ok(r),
     };
-    let cur = c.read(&a[1])?;
+    let cur = c.read(w, &a[1])?;
     let byte = cur.value().and_then(|v| v.get(offset >> 3).copied()).unwrap_or(0);
     Ok(Reply::Int(i64::from((byte >> (7 - (offset & 7))) & 1)))
 }
@@ -406,8 +394,7 @@ pub(super) fn setbit(node: &Context, s: &mut Session, a: &[Bytes]) -> CmdResult 
         b"0" => false,
         _ => return Ok(Reply::error("ERR bit is not an integer or out of range")),
     };
-    s.wrote = true;
-    node.coord.update(&a[1], |cur| {
+    node.coord.update(&mut s.writes, &a[1], |cur| {
         let mut v = BytesMut::from(cur.value().map_or(&b""[..], |b| &b[..]));
         let idx = offset >> 3;
         if v.len() <= idx {

@@ -10,53 +10,41 @@
 //! Each tick (`hz`, default 10 per second) reads at most `keys_per_tick` keys from a cursor that
 //! wraps around, so the cost is bounded and a full pass over n keys takes n / keys_per_tick ticks.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::Coordinator;
+use crate::workers::Beat;
 
-/// Sweep counters.
-#[derive(Debug, Default)]
-pub struct SweepStats {
-    /// Completed passes over the whole keyspace.
-    pub passes: AtomicU64,
-}
-
-/// Starts the sweeper; it stops when `shutdown` turns true.
-pub fn spawn_sweeper(
+/// The sweep worker: one page every `period` until `shutdown` turns true; each page is a round
+/// of its [`Beat`].
+pub async fn run_sweeper(
     coord: Arc<Coordinator>,
     period: Duration,
     keys_per_tick: usize,
     mut shutdown: watch::Receiver<bool>,
-) -> (tokio::task::JoinHandle<()>, Arc<SweepStats>) {
-    let stats = Arc::new(SweepStats::default());
-    let out = Arc::clone(&stats);
-    let handle = tokio::spawn(async move {
-        let mut cursor: Vec<u8> = Vec::new();
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
-            }
-            if *shutdown.borrow() {
-                return;
-            }
-            match sweep_page(&coord, &cursor, keys_per_tick) {
-                Ok(Some(next)) => cursor = next,
-                Ok(None) => {
-                    cursor.clear();
-                    stats.passes.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
-            }
+    beat: Beat,
+) {
+    let mut cursor: Vec<u8> = Vec::new();
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
         }
-    });
-    (handle, out)
+        if *shutdown.borrow() {
+            return;
+        }
+        match sweep_page(&coord, &cursor, keys_per_tick) {
+            Ok(Some(next)) => cursor = next,
+            Ok(None) => cursor.clear(),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        beat.ran();
+    }
 }
 
 /// Sweeps one page from `cursor`; returns where to continue, or `None` at the end.
@@ -72,7 +60,7 @@ pub(super) fn sweep_page(
         if current.is_reclaimable() {
             let key = crate::storage::keys::user_key(skey);
             let _guard = coord.locks.lock_one(&key);
-            coord.reclaim_if_expired(skey, now)?;
+            coord.reclaim_if_expired(skey, now, None)?;
         } else if let (Some(grace), Some(set)) = (grace, current.set()) {
             // Checked on the unlocked page first so that live keys cost no lock; re-checked
             // under the lock, since the key may have been written since the page was read.

@@ -16,6 +16,7 @@
 mod cache;
 mod dots;
 mod expiry;
+mod feed;
 mod fence;
 mod filter;
 mod hints;
@@ -30,18 +31,20 @@ use std::sync::Arc;
 use bytes::Bytes;
 use thiserror::Error;
 
-pub use expiry::{spawn_sweeper, SweepStats};
+pub use expiry::run_sweeper;
+pub use feed::{Change, Digest, Subscriber};
 pub use fence::fenced;
 pub use hints::{Hint, HintLimits, HintOutcome, HintStats, TargetSummary};
 pub(crate) use object::tombstone_only;
 pub use object::{Current, Mutation};
-pub use replica::{capture, Merged, Replicated};
+pub use replica::{Merged, Replicated, Writes};
 
 use crate::clock::Clock;
 use crate::storage::{keys, Durability, StorageError, Store, Write};
 use crate::version::codec::{self, DecodeError};
 use crate::version::{DvvSet, Hlc, NodeId, Sibling};
 use cache::{Cached, RowCache};
+use feed::{Batch, Feed};
 use filter::KeyFilter;
 use locks::KeyLocks;
 
@@ -125,6 +128,8 @@ pub struct Coordinator {
     hints: hints::HintBook,
     /// Every dot counter issued so far is at most its floor.
     dots: dots::DotFloor,
+    /// Who is told of every change of the stored data ([`Coordinator::apply`]).
+    feed: Feed,
 }
 
 impl Coordinator {
@@ -150,6 +155,7 @@ impl Coordinator {
             stats: CoordStats::default(),
             slot_keys: (0..usize::from(keys::SLOTS)).map(|_| AtomicI64::new(0)).collect(),
             hints: hints::HintBook::default(),
+            feed: Feed::default(),
         };
         c.recount()?;
         c.recount_hints()?;
@@ -234,15 +240,16 @@ impl Coordinator {
         self.store.disk_space()
     }
 
-    /// The current state of `key`. A key whose every version has expired is reclaimed on the way.
-    pub fn read(&self, key: &[u8]) -> Result<Current, CoordError> {
+    /// The current state of `key`. A key whose every version has expired is reclaimed on the way
+    /// (a write, recorded in `w`).
+    pub fn read(&self, w: &mut Writes, key: &[u8]) -> Result<Current, CoordError> {
         let skey = keys::storage_key(key);
         let now = self.clock.now_ms();
         let set = self.load_unlocked(key, &skey)?;
         let current = Current::new(set, now);
         if current.is_reclaimable() {
             let _guard = self.locks.lock_one(key);
-            return self.reclaim_if_expired(&skey, now);
+            return self.reclaim_if_expired(&skey, now, Some(w));
         }
         Ok(current)
     }
@@ -253,19 +260,22 @@ impl Coordinator {
     }
 
     /// Atomically reads `key`, lets `f` decide a [`Mutation`] from its current state, and
-    /// applies it. Returns `f`'s result.
-    pub fn update<R>(&self, key: &[u8], f: impl FnOnce(&Current) -> (Mutation, R)) -> Result<R, CoordError> {
+    /// applies it, recording the write in `w`. Returns `f`'s result.
+    pub fn update<R>(
+        &self,
+        w: &mut Writes,
+        key: &[u8],
+        f: impl FnOnce(&Current) -> (Mutation, R),
+    ) -> Result<R, CoordError> {
         let _guard = self.locks.lock_one(key);
         self.fence()?;
         let skey = keys::storage_key(key);
         let now_us = self.clock.now_us();
         let current = Current::new(self.load(&skey)?, now_us / 1000);
         let (mutation, result) = f(&current);
-        let mut batch = Vec::with_capacity(1);
+        let mut batch = Batch::new(self.feed.on(), 1);
         self.plan(skey, current, mutation, now_us, &mut batch);
-        if !batch.is_empty() {
-            self.write(&batch)?;
-        }
+        self.apply(batch, Some(w))?;
         Ok(result)
     }
 
@@ -274,6 +284,7 @@ impl Coordinator {
     /// the writes are applied as one atomic batch.
     pub fn update_many<K: AsRef<[u8]>, R>(
         &self,
+        w: &mut Writes,
         keys_in: &[K],
         f: impl FnOnce(&[Current]) -> (Vec<Mutation>, R),
     ) -> Result<R, CoordError> {
@@ -288,7 +299,7 @@ impl Coordinator {
         }
         let (mutations, result) = f(&currents);
         // A key named twice (MSET k 1 k 2) keeps its last mutation, as in Redis.
-        let mut batch = Vec::with_capacity(skeys.len());
+        let mut batch = Batch::new(self.feed.on(), skeys.len());
         let mut planned: Vec<(Bytes, Current, Mutation)> = Vec::with_capacity(skeys.len());
         for ((sk, cur), m) in skeys.into_iter().zip(currents).zip(mutations) {
             if matches!(m, Mutation::Keep) {
@@ -303,14 +314,12 @@ impl Coordinator {
         for (sk, cur, m) in planned {
             self.plan(sk, cur, m, now_us, &mut batch);
         }
-        if !batch.is_empty() {
-            self.write(&batch)?;
-        }
+        self.apply(batch, Some(w))?;
         Ok(result)
     }
 
-    /// Removes every key.
-    pub fn flush_all(&self) -> Result<(), CoordError> {
+    /// Removes every key (a write, recorded in `w`).
+    pub fn flush_all(&self, w: &mut Writes) -> Result<(), CoordError> {
         let _all = self.locks.lock_all();
         self.fence()?;
         let cleared = self.store.clear();
@@ -320,6 +329,8 @@ impl Coordinator {
         }
         self.clear_hint_totals();
         cleared?;
+        w.record(&[]);
+        self.announce_cleared();
         self.stats.live_keys.store(0, Ordering::Relaxed);
         self.stats.volatile_keys.store(0, Ordering::Relaxed);
         self.stats.tombstones.store(0, Ordering::Relaxed);
@@ -397,22 +408,31 @@ impl Coordinator {
         &self.slot_keys[slot]
     }
 
-    /// Applies a batch to the store and then to the row cache (caller holds the keys' locks).
-    fn write(&self, batch: &[Write]) -> Result<(), CoordError> {
+    /// The one place stored data changes (`FLUSHALL` aside, which clears it): applies a batch to
+    /// the store, then to the row cache, hands the written versions to replication (inside
+    /// the request's [`Writes`], when the change is a request's) and tells the change feed
+    /// ([`feed`]). The caller holds the keys' locks.
+    fn apply(&self, batch: Batch, w: Option<&mut Writes>) -> Result<(), CoordError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         // Into the filter first: a key must never be stored while the filter denies it.
-        for w in batch {
+        for w in &batch.writes {
             if let Write::Put(k, _) = w {
                 self.filter.insert(k);
             }
         }
-        match self.store.write(batch) {
+        match self.store.write(&batch.writes) {
             Ok(()) => {
-                self.cache.apply(batch);
-                replica::record(batch);
+                self.cache.apply(&batch.writes);
+                if let Some(w) = w {
+                    w.record(&batch.writes);
+                }
+                self.announce(&batch);
                 Ok(())
             }
             Err(e) => {
-                self.cache.forget(batch);
+                self.cache.forget(&batch.writes);
                 Err(e.into())
             }
         }
@@ -420,9 +440,11 @@ impl Coordinator {
 
     /// Turns a mutation into storage writes: a new DVVSet event of this node, stamped at
     /// `now_us` (µs of cluster time).
-    fn plan(&self, skey: Bytes, current: Current, mutation: Mutation, now_us: u64, batch: &mut Vec<Write>) {
+    fn plan(&self, skey: Bytes, current: Current, mutation: Mutation, now_us: u64, batch: &mut Batch) {
         let now = now_us / 1000;
-        let old = current.into_set().unwrap_or_default();
+        let stored = current.into_set();
+        let was_stored = stored.is_some();
+        let old = stored.unwrap_or_default();
         let (context, sibling) = match mutation {
             Mutation::Keep => return,
             Mutation::Put { value, expires_at } => {
@@ -462,24 +484,25 @@ impl Coordinator {
         let reap_now = !self.cfg.keep_tombstones && object::tombstone_only(&new);
         self.account(&skey, Some(&old), (!reap_now).then_some(&new));
         if reap_now {
-            batch.push(Write::Delete(skey));
+            batch.delete(skey, was_stored.then_some(&old));
         } else {
-            batch.push(Write::Put(skey, codec::to_bytes(&new)));
+            batch.put(skey, codec::to_bytes(&new), was_stored.then_some(&old));
         }
     }
 
     /// Deletes `skey` if every version of it has expired at `now` (caller holds the key's lock).
-    fn reclaim_if_expired(&self, skey: &Bytes, now: u64) -> Result<Current, CoordError> {
+    fn reclaim_if_expired(&self, skey: &Bytes, now: u64, w: Option<&mut Writes>) -> Result<Current, CoordError> {
         let current = Current::new(self.load(skey)?, now);
         if !current.is_reclaimable() {
             return Ok(current);
         }
+        let mut batch = Batch::new(self.feed.on(), 1);
         if self.cfg.keep_tombstones {
-            let mut batch = Vec::with_capacity(1);
             self.plan(skey.clone(), current, Mutation::Expired, now.saturating_mul(1000), &mut batch);
-            self.write(&batch)?;
+            self.apply(batch, w)?;
         } else {
-            self.write(&[Write::Delete(skey.clone())])?;
+            batch.delete(skey.clone(), current.set());
+            self.apply(batch, w)?;
             self.account(skey, current.set(), None);
         }
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
@@ -487,6 +510,8 @@ impl Coordinator {
     }
 }
 
+#[cfg(test)]
+mod feed_tests;
 #[cfg(test)]
 mod reap_tests;
 #[cfg(test)]

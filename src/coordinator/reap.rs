@@ -21,8 +21,9 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
+use super::feed::Batch;
 use super::{object, CoordError, Coordinator};
-use crate::storage::{keys, Write};
+use crate::storage::keys;
 use crate::version::{DvvSet, Hlc};
 
 impl Coordinator {
@@ -56,7 +57,9 @@ impl Coordinator {
 
     /// Deletes a tombstone-only key (caller holds its lock and has checked it).
     fn remove_tombstone(&self, skey: &Bytes, stored: &DvvSet) -> Result<(), CoordError> {
-        self.write(&[Write::Delete(skey.clone())])?;
+        let mut batch = Batch::new(self.feed.on(), 1);
+        batch.delete(skey.clone(), Some(stored));
+        self.apply(batch, None)?;
         self.account(skey, Some(stored), None);
         self.stats.tombstones_reaped.fetch_add(1, Ordering::Relaxed);
         Ok(())

@@ -1,8 +1,11 @@
 //! The coordinator's replica side: what the cluster layer needs from this node's copy of the data.
 //!
-//! - [`capture`] runs a command and collects every version it wrote locally ([`Replicated`]), so
-//!   the cluster layer can send exactly those versions to the other replicas and count their
-//!   acknowledgements. Outside `capture` (a single node) nothing is collected and nothing costs.
+//! - [`Writes`] is what one request wrote: every coordinator call that may write takes the
+//!   request's `&mut Writes`, and [`Coordinator::apply`] records into it. It says whether the
+//!   reply must wait for a durability commit (anything was written), and, when the cluster layer
+//!   asked for it ([`Writes::capturing`]), holds every version the request stored
+//!   ([`Replicated`]), so that exactly those are sent to the other replicas and their
+//!   acknowledgements counted. A single node collects nothing and allocates nothing.
 //! - [`Coordinator::merge`] is how a replica applies a version it receives (a replicated write, a
 //!   read repair, a quorum read's answers): `DvvSet::sync` with what it holds, under the key's
 //!   lock, written only when something changed. Merging never loses a sibling the other side has
@@ -10,20 +13,15 @@
 //! - [`Coordinator::scan_ranges`] and [`Coordinator::slot_keys`] serve cluster-wide `SCAN`,
 //!   `DBSIZE` and `CLUSTER COUNTKEYSINSLOT`.
 
-use std::cell::RefCell;
-use std::future::Future;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
+use super::feed::Batch;
 use super::{CoordError, Coordinator};
 use crate::storage::{keys, Write};
 use crate::version::codec;
 use crate::version::DvvSet;
-
-tokio::task_local! {
-    static OUTBOX: RefCell<Vec<Replicated>>;
-}
 
 /// One version a command stored locally, to be sent to the key's other replicas.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,34 +32,54 @@ pub struct Replicated {
     pub set: Bytes,
 }
 
-/// Runs `f` and returns its output with the versions it wrote through the coordinator.
-pub async fn capture<F: Future>(f: F) -> (F::Output, Vec<Replicated>) {
-    OUTBOX
-        .scope(RefCell::new(Vec::new()), async move {
-            let out = f.await;
-            let written = OUTBOX.with(|o| o.take());
-            (out, written)
-        })
-        .await
+/// What one request wrote through the coordinator (see the module doc).
+#[derive(Debug, Default)]
+pub struct Writes {
+    wrote: bool,
+    captured: Option<Vec<Replicated>>,
 }
 
-/// Called by the coordinator after a successful local write.
-pub(super) fn record(batch: &[Write]) {
-    let _ = OUTBOX.try_with(|o| {
-        let mut o = o.borrow_mut();
+impl Writes {
+    /// A sink that also keeps every version written, for replication.
+    pub fn capturing() -> Writes {
+        Writes { wrote: false, captured: Some(Vec::new()) }
+    }
+
+    /// Starts keeping the versions written from now on (the cluster layer, before it runs a
+    /// command as its keys' coordinator).
+    pub fn start_capture(&mut self) {
+        self.captured = Some(Vec::new());
+    }
+
+    /// The versions written since [`Writes::start_capture`], one per key (its last state); stops
+    /// capturing.
+    pub fn take_captured(&mut self) -> Vec<Replicated> {
+        self.captured.take().unwrap_or_default()
+    }
+
+    /// Whether anything was written since the last call: the reply must then wait for a
+    /// durability commit. Resets.
+    pub fn take_durable(&mut self) -> bool {
+        std::mem::take(&mut self.wrote)
+    }
+
+    /// Called by [`Coordinator::apply`] after a successful local write.
+    pub(super) fn record(&mut self, batch: &[Write]) {
+        self.wrote = true;
+        let Some(out) = self.captured.as_mut() else { return };
         for w in batch {
             if let Write::Put(skey, set) = w {
                 let key = keys::user_key(skey);
                 // A command that writes a key twice (MSET k 1 k 2 is one write; SET then a
                 // lazy reclaim is two) replicates its last state only.
-                if let Some(prev) = o.iter_mut().find(|r| r.key == key) {
+                if let Some(prev) = out.iter_mut().find(|r| r.key == key) {
                     prev.set = set.clone();
                 } else {
-                    o.push(Replicated { key, set: set.clone() });
+                    out.push(Replicated { key, set: set.clone() });
                 }
             }
         }
-    });
+    }
 }
 
 /// What [`Coordinator::merge`] did.
@@ -84,9 +102,11 @@ impl Coordinator {
         if let Some(ts) = incoming.siblings().map(|(_, s)| s.timestamp).max() {
             self.hlc.observe(ts);
         }
+        let mut batch = Batch::new(self.feed.on(), 1);
         let Some(local) = local else {
             self.account(&skey, None, Some(incoming));
-            self.write(&[Write::Put(skey, codec::to_bytes(incoming))])?;
+            batch.put(skey, codec::to_bytes(incoming), None);
+            self.apply(batch, None)?;
             return Ok(Merged { set: incoming.clone(), changed: true, sender_stale: false });
         };
         let merged = local.sync(incoming);
@@ -94,7 +114,8 @@ impl Coordinator {
         let sender_stale = merged != *incoming;
         if changed {
             self.account(&skey, Some(&local), Some(&merged));
-            self.write(&[Write::Put(skey, codec::to_bytes(&merged))])?;
+            batch.put(skey, codec::to_bytes(&merged), Some(&local));
+            self.apply(batch, None)?;
         }
         Ok(Merged { set: merged, changed, sender_stale })
     }

@@ -42,12 +42,13 @@ pub(super) fn coordinator(store: &Arc<MemStore>, clock: &Arc<ManualClock>, row_c
 }
 
 pub(super) fn value(c: &Coordinator, key: &str) -> Option<Bytes> {
-    c.read(key.as_bytes()).expect("read").value().cloned()
+    c.read(&mut Writes::default(), key.as_bytes()).expect("read").value().cloned()
 }
 
 pub(super) fn put(c: &Coordinator, key: &str, v: &str) {
     let v = Bytes::copy_from_slice(v.as_bytes());
-    c.update(key.as_bytes(), |_| (Mutation::Put { value: v, expires_at: None }, ())).expect("put");
+    c.update(&mut Writes::default(), key.as_bytes(), |_| (Mutation::Put { value: v, expires_at: None }, ()))
+        .expect("put");
 }
 
 fn assert_same_view(cached: &Coordinator, truth: &Coordinator, keys: &[String]) {
@@ -68,11 +69,11 @@ fn writes_deletes_and_flush_are_seen_through_the_cache() {
     assert_eq!(value(&c, "a").as_deref(), Some(&b"1"[..]));
     put(&c, "a", "2");
     assert_eq!(value(&c, "a").as_deref(), Some(&b"2"[..]));
-    c.update(b"a", |_| (Mutation::Delete, ())).expect("delete");
+    c.update(&mut Writes::default(), b"a", |_| (Mutation::Delete, ())).expect("delete");
     assert_eq!(value(&c, "a"), None);
 
     put(&c, "b", "x");
-    c.flush_all().expect("flush");
+    c.flush_all(&mut Writes::default()).expect("flush");
     assert_eq!(value(&c, "b"), None);
     assert_eq!(c.dbsize(), 0);
     assert_same_view(&c, &truth, &["a".into(), "b".into()]);
@@ -84,7 +85,7 @@ fn expired_keys_are_reclaimed_from_store_and_cache() {
     let clock = Arc::new(ManualClock::new(1_000));
     let c = coordinator(&store, &clock, 1 << 20);
     let v = Bytes::from_static(b"v");
-    c.update(b"t", |_| (Mutation::Put { value: v, expires_at: Some(1_500) }, ())).expect("put");
+    c.update(&mut Writes::default(), b"t", |_| (Mutation::Put { value: v, expires_at: Some(1_500) }, ())).expect("put");
     assert!(value(&c, "t").is_some());
     clock.advance(1_000);
     assert_eq!(value(&c, "t"), None);
@@ -106,7 +107,7 @@ fn concurrent_readers_never_leave_the_cache_stale() {
                 for i in 0..2_000 {
                     let k = &keys[(i * 7 + w) % keys.len()];
                     if i % 5 == 0 {
-                        c.update(k.as_bytes(), |_| (Mutation::Delete, ())).expect("delete");
+                        c.update(&mut Writes::default(), k.as_bytes(), |_| (Mutation::Delete, ())).expect("delete");
                     } else {
                         put(&c, k, &format!("{w}:{i}"));
                     }
@@ -141,7 +142,7 @@ fn concurrent_increments_are_atomic_with_the_cache() {
             let c = Arc::clone(&c);
             thread::spawn(move || {
                 for _ in 0..500 {
-                    c.update(b"n", |cur| {
+                    c.update(&mut Writes::default(), b"n", |cur| {
                         let n: u64 = cur.value().map_or(0, |v| std::str::from_utf8(v).unwrap().parse().unwrap());
                         (Mutation::Put { value: Bytes::from((n + 1).to_string()), expires_at: None }, ())
                     })
@@ -165,7 +166,8 @@ fn keys_with_a_ttl_are_counted_through_every_change() {
     let c = coordinator(&store, &clock, 1 << 20);
     let put_ttl = |key: &[u8], ttl: Option<u64>| {
         let v = Bytes::from_static(b"v");
-        c.update(key, |_| (Mutation::Put { value: v, expires_at: ttl.map(|t| 1_000 + t) }, ())).expect("put");
+        c.update(&mut Writes::default(), key, |_| (Mutation::Put { value: v, expires_at: ttl.map(|t| 1_000 + t) }, ()))
+            .expect("put");
     };
     put_ttl(b"a", Some(500));
     put_ttl(b"b", Some(5_000));
@@ -175,7 +177,7 @@ fn keys_with_a_ttl_are_counted_through_every_change() {
     assert_eq!(c.volatile_keys(), 1);
     put_ttl(b"c", Some(5_000)); // like EXPIRE
     assert_eq!(c.volatile_keys(), 2);
-    c.update(b"c", |_| (Mutation::Delete, ())).expect("delete");
+    c.update(&mut Writes::default(), b"c", |_| (Mutation::Delete, ())).expect("delete");
     assert_eq!((c.dbsize(), c.volatile_keys()), (2, 1));
     let reopened = coordinator(&store, &clock, 0);
     assert_eq!((reopened.dbsize(), reopened.volatile_keys()), (2, 1), "recounted at open");
@@ -183,26 +185,38 @@ fn keys_with_a_ttl_are_counted_through_every_change() {
     assert_eq!(value(&c, "a"), None, "a expired and is reclaimed");
     assert_eq!((c.dbsize(), c.volatile_keys()), (1, 0));
     put_ttl(b"d", Some(10_000));
-    c.flush_all().expect("flush");
+    c.flush_all(&mut Writes::default()).expect("flush");
     assert_eq!((c.dbsize(), c.volatile_keys()), (0, 0));
 }
 
-#[tokio::test]
-async fn capture_collects_what_a_command_wrote_and_only_inside_capture() {
+#[test]
+fn writes_record_what_a_request_wrote_and_keep_versions_only_when_asked() {
     let store = Arc::new(MemStore::new());
     let clock = Arc::new(ManualClock::new(1_000));
     let c = coordinator(&store, &clock, 1 << 20);
-    put(&c, "outside", "x");
-    let ((), written) = capture(async {
-        put(&c, "a", "1");
-        put(&c, "a", "2");
-        put(&c, "b", "3");
-    })
-    .await;
+    let put_in = |w: &mut Writes, key: &str, v: &str| {
+        let value = Bytes::copy_from_slice(v.as_bytes());
+        c.update(w, key.as_bytes(), |_| (Mutation::Put { value, expires_at: None }, ())).expect("put");
+    };
+    let mut plain = Writes::default();
+    put_in(&mut plain, "outside", "x");
+    assert!(plain.take_durable(), "a write makes the reply wait for a commit");
+    assert!(!plain.take_durable(), "taken once");
+    assert!(plain.take_captured().is_empty(), "versions are kept only when asked");
+    c.update(&mut plain, b"outside", |_| (Mutation::Keep, ())).expect("keep");
+    assert!(value(&c, "outside").is_some());
+    assert!(!plain.take_durable(), "nothing written, nothing to wait for");
+
+    let mut w = Writes::capturing();
+    put_in(&mut w, "a", "1");
+    put_in(&mut w, "a", "2");
+    put_in(&mut w, "b", "3");
+    let written = w.take_captured();
     let keys: Vec<&[u8]> = written.iter().map(|r| &r.key[..]).collect();
     assert_eq!(keys, vec![&b"a"[..], &b"b"[..]], "one entry per key, its last state");
     let a = codec::decode(&written[0].set).unwrap();
     assert_eq!(a.winner().and_then(|s| s.value.clone()).as_deref(), Some(&b"2"[..]));
+    assert!(w.take_durable());
 }
 
 #[test]
@@ -265,7 +279,7 @@ fn keys_stored_before_open_are_found_and_new_keys_skip_the_store() {
     assert_eq!(value(&reopened, "never-written"), None);
     put(&reopened, "new", "v");
     assert_eq!(value(&reopened, "new").as_deref(), Some(&b"v"[..]));
-    reopened.flush_all().expect("flushall");
+    reopened.flush_all(&mut Writes::default()).expect("flushall");
     assert_eq!(reopened.key_filter_fill(), Some(0.0), "FLUSHALL clears the filter");
     put(&reopened, "k1", "again");
     assert_eq!(value(&reopened, "k1").as_deref(), Some(&b"again"[..]));

@@ -149,8 +149,7 @@ fn should_send(s: &mut Session) -> bool {
 
 /// Makes the batch's writes durable, then writes the buffered replies.
 async fn flush(node: &Context, stream: &mut TcpStream, s: &mut Session, wbuf: &mut BytesMut) -> Result<(), End> {
-    if s.wrote {
-        s.wrote = false;
+    if s.writes.take_durable() {
         if let Err(e) = node.coord.durability().commit().await {
             tracing::error!(error = %e, "durability commit failed; closing client without acknowledging");
             return Err(End::Durability);

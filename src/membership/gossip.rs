@@ -15,6 +15,7 @@ use super::codec::{Message, MAX_ZONE_LEN};
 use super::state::State;
 use super::{ClusterView, GossipConfig, GossipError, GossipStats, GossipTransport, LocalMember, MemberStatus};
 use crate::version::NodeId;
+use crate::workers::Beat;
 
 /// Cluster membership of one node: gossip, failure detection and the published view.
 pub struct Membership {
@@ -124,7 +125,7 @@ impl Membership {
 
     /// Gossips every [`GossipConfig::interval`] until `shutdown` turns true (or its sender is
     /// dropped). Seeds not yet known as members are contacted every round.
-    pub async fn run(self: Arc<Self>, seeds: Vec<SocketAddr>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, seeds: Vec<SocketAddr>, mut shutdown: watch::Receiver<bool>, beat: Beat) {
         let mut ticker = tokio::time::interval(self.cfg.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -152,6 +153,7 @@ impl Membership {
                 round.spawn(Arc::clone(&self).exchange_with(addr, syn.clone()));
             }
             while round.join_next().await.is_some() {}
+            beat.ran();
         }
     }
 

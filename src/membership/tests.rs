@@ -66,7 +66,11 @@ impl Cluster {
         let m = Membership::new(member(i, generation), cfg(), self.net.transport(addr(i))).unwrap();
         self.net.register(addr(i), &m);
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(Arc::clone(&m).run(seeds.iter().map(|s| addr(*s)).collect(), stopped));
+        tokio::spawn(Arc::clone(&m).run(
+            seeds.iter().map(|s| addr(*s)).collect(),
+            stopped,
+            crate::workers::Beat::detached("gossip"),
+        ));
         let (mut rx, history) = (m.subscribe(), Arc::clone(&self.history));
         tokio::spawn(async move {
             while rx.changed().await.is_ok() {

@@ -30,7 +30,7 @@ use crate::cluster::messages::{Forward, HintedVersion, KeyVersion, Request, Resp
 use crate::cluster::Cluster;
 use crate::command::Context;
 use crate::command::Session;
-use crate::coordinator::{fenced, CoordError, Coordinator, HintOutcome};
+use crate::coordinator::{fenced, CoordError, Coordinator, HintOutcome, Writes};
 use crate::resp::clients::ClientEntry;
 use crate::version::{codec, DvvSet, NodeId};
 
@@ -115,7 +115,7 @@ async fn answer(node: &Arc<Context>, cluster: &Arc<Cluster>, from: SocketAddr, r
             }
             Response::Count(n)
         }
-        Request::FlushAll => match coord.flush_all() {
+        Request::FlushAll => match coord.flush_all(&mut Writes::default()) {
             Ok(()) => match coord.durability().commit().await {
                 Ok(()) => Response::Ack,
                 Err(e) => Response::Error(e.to_string()),
@@ -204,7 +204,7 @@ async fn run_forwarded(
     session.consistency.w = f.w.map(|q| q as usize);
     session.consistency.strict = f.strict;
     let reply = crate::router::execute_forwarded(node, &mut session, f.args).await;
-    if session.wrote {
+    if session.writes.take_durable() {
         if let Err(e) = node.coord.durability().commit().await {
             return crate::resp::reply::Reply::error(format!("ERR durability commit failed: {e}"));
         }

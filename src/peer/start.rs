@@ -24,6 +24,7 @@ use crate::membership::{BoxFuture, ClusterView, GossipConfig, GossipTransport, H
 use crate::net::Network;
 use crate::rpc::{Handler, LocalClock, PeerInfo, RpcClient, RpcConfig, RpcServer};
 use crate::version::NodeId;
+use crate::workers::{Beat, Workers};
 
 /// Why the cluster part could not start.
 #[derive(Debug, Error)]
@@ -170,6 +171,7 @@ pub async fn serve(
     p: Prepared,
     node: Arc<Context>,
     tasks: &TaskTracker,
+    workers: &Workers,
     shutdown: watch::Receiver<bool>,
 ) -> Result<SocketAddr, StartError> {
     let handler = Arc::new(NodeService { node: Arc::clone(&node), cluster: Arc::clone(&p.cluster) });
@@ -177,16 +179,19 @@ pub async fn serve(
     let addr = server.local_addr();
     tasks.spawn(server.join());
     let membership = Arc::clone(p.cluster.membership());
-    tasks.spawn(Arc::clone(&membership).run(p.seeds, shutdown.clone()));
-    tasks.spawn(crate::cluster::handoff::run(Arc::clone(&p.cluster), shutdown.clone()));
+    let (seeds, stop) = (p.seeds, shutdown.clone());
+    workers.spawn("gossip", |beat| Arc::clone(&membership).run(seeds, stop, beat));
+    let (cluster, stop) = (Arc::clone(&p.cluster), shutdown.clone());
+    workers.spawn("hint_replay", |beat| crate::cluster::handoff::run(cluster, stop, beat));
     // Seeds that never answer must not keep this node from serving for ever.
     let patience = p.cluster.settings().rpc_timeout.max(Duration::from_secs(1)) * 5;
-    tasks.spawn(become_ready(Arc::clone(&p.cluster), patience, shutdown.clone()));
+    let (cluster, stop) = (Arc::clone(&p.cluster), shutdown.clone());
+    workers.spawn("join", |beat| become_ready(cluster, patience, stop, beat));
     let cluster = Arc::clone(&p.cluster);
     let replicas = p.replicas;
     let mut views = membership.subscribe();
     let mut stop = shutdown;
-    tasks.spawn(async move {
+    workers.spawn("topology", |beat| async move {
         loop {
             tokio::select! {
                 changed = views.changed() => {
@@ -195,6 +200,7 @@ pub async fn serve(
                     }
                     let view = Arc::clone(&views.borrow_and_update());
                     cluster.set_topology(topology_of(&view, replicas));
+                    beat.ran();
                 }
                 _ = stop.wait_for(|s| *s) => return,
             }
@@ -212,9 +218,10 @@ const READY_VOTES: usize = 4;
 /// that a node started with a wrong wall clock never stamps a write with it (with one peer vote
 /// the median of two clocks is their average) — or, if that does not happen (a member is down),
 /// after `patience`, with a warning.
-async fn become_ready(cluster: Arc<Cluster>, patience: Duration, mut shutdown: watch::Receiver<bool>) {
+async fn become_ready(cluster: Arc<Cluster>, patience: Duration, mut shutdown: watch::Receiver<bool>, beat: Beat) {
     let give_up = tokio::time::Instant::now() + patience;
     while !cluster.ready() {
+        beat.ran();
         let others = cluster.topology().peers().len().saturating_sub(1);
         let votes = cluster.clock().peer_votes();
         if others > 0 && votes >= others.min(READY_VOTES) {

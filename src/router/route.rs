@@ -27,7 +27,6 @@ use crate::command::introspection::key_positions;
 use crate::command::session::Consistency;
 use crate::command::table::CommandSpec;
 use crate::command::{dispatch, Context, Session};
-use crate::coordinator::capture;
 use crate::resp::reply::Reply;
 use crate::rpc::RpcError;
 use crate::storage::keys;
@@ -216,7 +215,9 @@ async fn run_here(ctx: Ctx<'_>, session: &mut Session, args: &[Bytes], positions
             return Reply::error(e.to_string());
         }
     }
-    let (reply, written) = capture(dispatch(node, session, spec.name, args)).await;
+    session.writes.start_capture();
+    let reply = dispatch(node, session, spec.name, args).await;
+    let written = session.writes.take_captured();
     if written.is_empty() {
         return reply;
     }

@@ -192,8 +192,7 @@ impl SimCluster {
 pub async fn run_on(node: &Arc<Context>, s: &mut Session, args: &[&str]) -> Reply {
     let args = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
     let reply = router::execute(node, s, args).await;
-    if s.wrote {
-        s.wrote = false;
+    if s.writes.take_durable() {
         node.coord.durability().commit().await.unwrap();
     }
     reply

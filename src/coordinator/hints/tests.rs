@@ -137,7 +137,7 @@ fn totals_are_recounted_when_the_node_opens() {
     assert_eq!(reopened.hint_targets(), before);
     assert_eq!(before[0].count, 2);
     assert_eq!(before[0].oldest_ms, 1_000_000);
-    reopened.flush_all().unwrap();
+    reopened.flush_all(&mut crate::coordinator::Writes::default()).unwrap();
     assert!(reopened.hint_targets().is_empty());
     assert!(reopened.hints_for(b"a").unwrap().is_empty());
 }
