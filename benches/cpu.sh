@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cpu.sh — server CPU time per request: Cartwheel build(s) vs redis-server, same machine, same run.
 #
-# The measure the project reports for hot-path changes (DESIGN §4): on 2 cores a throughput ratio
+# The measure the project reports for hot-path changes: on 2 cores a throughput ratio
 # is client-bound and flatters the slower server, so this script reads the server process's own
 # CPU time instead — utime + stime from /proc/PID/stat (all threads), before and after each
 # redis-benchmark run — and divides by the requests served.

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cartwheel::storage::keys::storage_key;
-use cartwheel::storage::{FjallStore, MemStore, Store, Write};
+use cartwheel::storage::{FjallStore, MemStore, Space, Store, Write};
 use cartwheel::version::codec;
 use cartwheel::version::{DvvSet, Hlc, NodeId, Sibling};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
@@ -72,8 +72,11 @@ fn absent_keys() -> Vec<Bytes> {
 
 fn preload(store: &dyn Store, keys: &[Bytes]) {
     for (n, chunk) in keys.chunks(PRELOAD_BATCH).enumerate() {
-        let batch: Vec<Write> =
-            chunk.iter().enumerate().map(|(i, k)| Write::Put(k.clone(), value(n * PRELOAD_BATCH + i))).collect();
+        let batch: Vec<Write> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, k)| Write::Put(Space::Data, k.clone(), value(n * PRELOAD_BATCH + i)))
+            .collect();
         store.write(&batch).expect("preload write");
     }
     store.flush().expect("preload flush");
@@ -84,22 +87,22 @@ fn bench_store(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
     let present = present_keys();
     let absent = absent_keys();
     preload(store, &present);
-    assert!(store.get(&present[KEYS - 1]).expect("get").is_some());
-    assert!(store.get(&absent[0]).expect("get").is_none());
+    assert!(store.get(Space::Data, &present[KEYS - 1]).expect("get").is_some());
+    assert!(store.get(Space::Data, &absent[0]).expect("get").is_none());
 
     group.throughput(Throughput::Elements(1));
     let mut i = 0;
     group.bench_function(format!("{name}/get_hit"), |b| {
         b.iter(|| {
             i = (i + STRIDE) % KEYS;
-            black_box(store.get(black_box(&present[i])).expect("get"))
+            black_box(store.get(Space::Data, black_box(&present[i])).expect("get"))
         })
     });
     let mut i = 0;
     group.bench_function(format!("{name}/get_miss"), |b| {
         b.iter(|| {
             i = (i + STRIDE) % KEYS;
-            black_box(store.get(black_box(&absent[i])).expect("get"))
+            black_box(store.get(Space::Data, black_box(&absent[i])).expect("get"))
         })
     });
     // Overwrites keep the key count at KEYS however many iterations criterion runs. The batch
@@ -109,7 +112,7 @@ fn bench_store(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
     group.bench_function(format!("{name}/write_put"), |b| {
         b.iter(|| {
             i = (i + STRIDE) % KEYS;
-            store.write(black_box(&[Write::Put(present[i].clone(), new_value.clone())])).expect("write")
+            store.write(black_box(&[Write::Put(Space::Data, present[i].clone(), new_value.clone())])).expect("write")
         })
     });
 }

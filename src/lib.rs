@@ -25,14 +25,20 @@
 //! 6. [`coordinator`] — this node's replica: per-key serialisation, new causal versions, merges
 //!    of versions from other replicas, hints, expiry.
 //! 7. [`version`] — pure: DVVSet sibling sets, the hybrid logical clock, the stored encoding.
-//! 8. [`storage`] — the `Store` trait, fjall and in-memory implementations, fsync policy.
+//! 8. [`storage`] — the `Store` over named spaces (data, hints) with one scan iterator, fjall and
+//!    in-memory implementations, fsync policy, the data directory's format version.
 //! 9. [`ring`] — pure: vnode tokens, slots, preference lists.
 //! 10. [`rpc`] over [`net`] — node-to-node transport: authenticated, multiplexed, TCP or simulated.
 //! 11. [`membership`] — gossip, failure detector, `CLUSTER MEET`/`FORGET`; publishes the view.
 //!
 //! [`node`] is the composition root: it builds the pieces from a [`config::Config`] and nothing
 //! imports it. [`clock`] is the wall-clock seam (TTLs, cluster time); [`telemetry`] is the logger
-//! that never blocks nor panics; [`metrics`] holds the `INFO stats` counters.
+//! that never blocks nor panics; [`metrics`] holds the `INFO stats` counters; [`workers`] is the
+//! registry every background worker is started through (`INFO workers`).
+//!
+//! Every change to stored data goes through one place, `Coordinator::apply`, which records it in
+//! the request's `coordinator::Writes` (durability, replication) and emits it on the change feed
+//! (`coordinator::Subscriber`).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]

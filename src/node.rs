@@ -21,7 +21,7 @@ use crate::coordinator::{run_sweeper, CoordConfig, CoordError, Coordinator, Hint
 use crate::edge::accept_loop;
 use crate::net::{Network, TcpNetwork};
 use crate::peer::start as cluster_start;
-use crate::storage::{Durability, FjallStore, StorageError, Store};
+use crate::storage::{check_format, Durability, FjallStore, StorageError, Store};
 use crate::version::NodeId;
 use crate::workers::Workers;
 
@@ -89,6 +89,7 @@ impl NodeHandle {
             Some(c) => Arc::clone(c) as Arc<dyn Clock>,
             None => clock,
         };
+        check_format(&cfg.dir)?;
         let node_id = load_node_id(&cfg.dir)?;
         let store: Arc<dyn Store> = Arc::new(FjallStore::open(&cfg.dir, cfg.cache_size_mb << 20)?);
         let durability = Durability::start(Arc::clone(&store), cfg.fsync);

@@ -1,4 +1,4 @@
-//! Always writeable, with real processes (issue 4): `cartwheel` processes on 127.0.0.x, a write
+//! Always writeable, with real processes: `cartwheel` processes on 127.0.0.x, a write
 //! load through the `redis` crate, `kill -9` of a replica in the middle of it and a restart. At
 //! W = 2 with at least two nodes alive no write may fail, and afterwards every acknowledged key
 //! must reach all N of its primary replicas (hinted handoff) within a bounded time, which the

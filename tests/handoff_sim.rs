@@ -1,4 +1,4 @@
-//! Sloppy quorum, hinted handoff and safe deletes over the simulated network (issue 4): real nodes
+//! Sloppy quorum, hinted handoff and safe deletes over the simulated network: real nodes
 //! in one process, node-to-node traffic through `SimNetwork`, so replicas can be isolated, healed
 //! and restarted deterministically.
 

@@ -280,3 +280,33 @@ fn lost_log_lines_are_counted_in_info() {
     }
     assert!(info_field(node.port, "log_dropped").is_some(), "INFO cartwheel has log_dropped");
 }
+
+#[test]
+fn a_node_refuses_a_data_directory_of_a_newer_format_and_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("FORMAT"), "cartwheel data format 99\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cartwheel"))
+        .args(["--port", &free_port().to_string(), "--dir", dir.path().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("a node on a format-99 directory did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut said = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut said).unwrap();
+    child.stdout.take().unwrap().read_to_string(&mut said).unwrap();
+    assert!(!status.success(), "exit status {status}");
+    assert!(said.contains("data format 99") && said.contains("newer Cartwheel"), "what it said:\n{said}");
+    assert!(!dir.path().join("fjall").exists(), "nothing was opened or created in the directory");
+    assert_eq!(std::fs::read_to_string(dir.path().join("FORMAT")).unwrap(), "cartwheel data format 99\n");
+}

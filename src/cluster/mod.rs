@@ -1,5 +1,5 @@
 //! The cluster: how a command on one node becomes quorum reads and writes on the N replicas of
-//! its keys (DESIGN §1.2).
+//! its keys.
 //!
 //! - [`topology`] — the current [`Topology`] snapshot (members + ring), swapped atomically.
 //! - [`write`] — sends the versions a local command wrote to the other replicas and waits for W.

@@ -1,6 +1,6 @@
 //! Quorum arithmetic and its honest error (pure, no I/O).
 //!
-//! [`Quorum`] clamps a requested R or W to the replicas a key actually has (DESIGN §1.2: with
+//! [`Quorum`] clamps a requested R or W to the replicas a key actually has (with
 //! fewer than N members N is the member count; R and W are clamped to N); [`Tally`] counts the
 //! answers of one request as they arrive and says when the outcome is decided, so the caller can
 //! reply as soon as W acks are in (or as soon as W has become unreachable) while stragglers

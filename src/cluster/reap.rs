@@ -1,4 +1,4 @@
-//! Reaping tombstones once every replica holds them (DESIGN §1.4). When all N primaries of a key
+//! Reaping tombstones once every replica holds them. When all N primaries of a key
 //! acknowledged a write whose every sibling is a tombstone — directly, not through a fallback —
 //! the coordinator waits `tombstone-reap-delay-ms` (so that reads and repairs in flight settle)
 //! and then asks each of them, itself included, to delete the key *if its copy is still exactly

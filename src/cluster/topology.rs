@@ -4,7 +4,7 @@
 //! one once and route with it, so a request never sees half of a change.
 //!
 //! Placement uses every known member, healthy or not: a temporary failure does not move data
-//! (DESIGN §1.1, Dynamo §4.8); it only changes which replica *coordinates* — the first healthy one
+//! (Dynamo §4.8); it only changes which replica *coordinates* — the first healthy one
 //! of the preference list — and which replicas a request waits for.
 
 use crate::membership::LocalMember;

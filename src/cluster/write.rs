@@ -1,4 +1,4 @@
-//! Quorum writes with a sloppy quorum (DESIGN §1.2). After a command ran here as the coordinator
+//! Quorum writes with a sloppy quorum. After a command ran here as the coordinator
 //! of its keys (its local write is the first acknowledgement), the versions it wrote go to the
 //! keys' other replicas in parallel — one request per peer, carrying every version that peer
 //! should store — and the command's reply is released once every key has W acknowledgements.

@@ -1,5 +1,5 @@
 //! Redis Cluster emulation (`CLUSTER …`) and `KV.PREFLIST`: what cluster-aware clients read to
-//! route commands straight to a key's coordinator (DESIGN §1.7).
+//! route commands straight to a key's coordinator.
 //!
 //! Cartwheel has no masters and replicas in Redis's sense; it presents each slot range with its
 //! preference list: the current coordinator (first healthy replica) as the master, the other

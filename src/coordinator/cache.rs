@@ -17,7 +17,7 @@ use bytes::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
-use crate::storage::Write;
+use crate::storage::{Space, Write};
 
 /// Per-entry bookkeeping bytes counted on top of key and value (hash-table slot, `Bytes`
 /// headers, allocator overhead), so that many tiny entries cannot exceed the budget by much.
@@ -79,9 +79,9 @@ impl RowCache {
         if let Some(c) = &self.inner {
             for w in batch {
                 match w {
-                    Write::Put(k, v) => c.insert(k.clone(), Some(v.clone())),
-                    Write::Delete(k) => c.insert(k.clone(), None),
-                    Write::Hint(..) | Write::Unhint(_) => {}
+                    Write::Put(Space::Data, k, v) => c.insert(k.clone(), Some(v.clone())),
+                    Write::Delete(Space::Data, k) => c.insert(k.clone(), None),
+                    _ => {}
                 }
             }
         }
@@ -91,7 +91,7 @@ impl RowCache {
     pub fn forget(&self, batch: &[Write]) {
         if let Some(c) = &self.inner {
             for w in batch {
-                if let Write::Put(k, _) | Write::Delete(k) = w {
+                if let Write::Put(Space::Data, k, _) | Write::Delete(Space::Data, k) = w {
                     c.remove(k.as_ref());
                 }
             }
@@ -125,18 +125,18 @@ mod tests {
         assert!(matches!(c.get(b"k"), Cached::Unknown));
         c.fill(b"k", None);
         assert!(matches!(c.get(b"k"), Cached::Absent));
-        c.apply(&[Write::Put(b("k"), b("v1"))]);
+        c.apply(&[Write::Put(Space::Data, b("k"), b("v1"))]);
         assert!(matches!(c.get(b"k"), Cached::Present(v) if v == "v1"));
-        c.apply(&[Write::Delete(b("k"))]);
+        c.apply(&[Write::Delete(Space::Data, b("k"))]);
         assert!(matches!(c.get(b"k"), Cached::Absent));
-        c.forget(&[Write::Delete(b("k"))]);
+        c.forget(&[Write::Delete(Space::Data, b("k"))]);
         assert!(matches!(c.get(b"k"), Cached::Unknown));
     }
 
     #[test]
     fn disabled_cache_knows_nothing() {
         let c = RowCache::new(0);
-        c.apply(&[Write::Put(b("k"), b("v"))]);
+        c.apply(&[Write::Put(Space::Data, b("k"), b("v"))]);
         assert!(matches!(c.get(b"k"), Cached::Unknown));
         assert_eq!(c.weight(), 0);
     }
@@ -146,7 +146,7 @@ mod tests {
         let budget = 64 << 10;
         let c = RowCache::new(budget);
         for i in 0..10_000 {
-            c.apply(&[Write::Put(Bytes::from(format!("key:{i}")), Bytes::from(vec![b'x'; 100]))]);
+            c.apply(&[Write::Put(Space::Data, Bytes::from(format!("key:{i}")), Bytes::from(vec![b'x'; 100]))]);
         }
         assert!(c.weight() <= budget, "weight {} > budget {budget}", c.weight());
         assert!(c.weight() > budget / 2);

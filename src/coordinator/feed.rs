@@ -26,7 +26,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use siphasher::sip::SipHasher13;
 
 use super::Coordinator;
-use crate::storage::{keys, Write};
+use crate::storage::{keys, Space, Write};
 use crate::version::{codec, DvvSet};
 
 /// A 64-bit digest of one stored version (SipHash-1-3 of its encoding); never zero for a stored
@@ -117,12 +117,12 @@ impl Batch {
 
     /// Stores `new` (encoded) under `skey`, replacing `old`.
     pub(super) fn put(&mut self, skey: bytes::Bytes, new: bytes::Bytes, old: Option<&DvvSet>) {
-        self.push(Write::Put(skey, new), old);
+        self.push(Write::Put(Space::Data, skey, new), old);
     }
 
     /// Deletes `skey`, which held `old`.
     pub(super) fn delete(&mut self, skey: bytes::Bytes, old: Option<&DvvSet>) {
-        self.push(Write::Delete(skey), old);
+        self.push(Write::Delete(Space::Data, skey), old);
     }
 
     fn push(&mut self, w: Write, old: Option<&DvvSet>) {
@@ -149,8 +149,8 @@ impl Coordinator {
     pub(super) fn announce(&self, batch: &Batch) {
         for (w, &old) in batch.writes.iter().zip(&batch.olds) {
             let (skey, new) = match w {
-                Write::Put(k, v) => (k, Digest::of_bytes(v)),
-                Write::Delete(k) => (k, Digest::ABSENT),
+                Write::Put(Space::Data, k, v) => (k, Digest::of_bytes(v)),
+                Write::Delete(Space::Data, k) => (k, Digest::ABSENT),
                 _ => continue,
             };
             let slot = (keys::position(skey) >> 48) as u16;

@@ -1,5 +1,5 @@
 //! Hints: versions this node keeps on behalf of another node that could not take them (hinted
-//! handoff, DESIGN §1.2). They live in the store's separate hints space, never in this node's own
+//! handoff). They live in the store's separate hints space, never in this node's own
 //! data, so a hint is invisible to this node's reads except where a quorum read asks for it.
 //!
 //! Layout: key `target node id (20 bytes) ‖ storage key`, value `1 ‖ created ms (u64 BE) ‖ encoded
@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{CoordError, Coordinator};
-use crate::storage::{keys, Write};
+use crate::storage::{keys, scan_all, Space, Write};
 use crate::version::codec;
 use crate::version::{DvvSet, NodeId};
 
@@ -230,7 +230,7 @@ impl Coordinator {
         for key in user_keys {
             let skey = keys::storage_key(key);
             for target in &targets {
-                if self.store.get_hint(&hint_key(target, &skey))?.is_some() {
+                if self.store.get(Space::Hints, &hint_key(target, &skey))?.is_some() {
                     n += 1;
                     break;
                 }
@@ -244,7 +244,7 @@ impl Coordinator {
         let _guard = self.locks.lock_one(key);
         let hkey = hint_key(&target, &keys::storage_key(key));
         let now = self.clock.now_ms();
-        let existing = match self.store.get_hint(&hkey)? {
+        let existing = match self.store.get(Space::Hints, &hkey)? {
             Some(v) => Some((parse_value(&v)?, v.len() as u64)),
             None => None,
         };
@@ -259,7 +259,7 @@ impl Coordinator {
             self.hints.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return Ok(HintOutcome::Dropped);
         }
-        self.store.write(&[Write::Hint(hkey, value)])?;
+        self.store.write(&[Write::Put(Space::Hints, hkey, value)])?;
         match old_len {
             Some(_) => self.hints.resize(&target, old_total, new_len),
             None => self.hints.add(target, new_len, created),
@@ -278,7 +278,7 @@ impl Coordinator {
         let skey = keys::storage_key(key);
         let mut out = Vec::new();
         for target in targets {
-            if let Some(v) = self.store.get_hint(&hint_key(&target, &skey))? {
+            if let Some(v) = self.store.get(Space::Hints, &hint_key(&target, &skey))? {
                 let (_, set) = parse_value(&v)?;
                 out.push((target, codec::decode(&set)?));
             }
@@ -298,7 +298,7 @@ impl Coordinator {
     ) -> Result<(Vec<Hint>, Option<Vec<u8>>), CoordError> {
         let from = if after.is_empty() { target.0.to_vec() } else { after.to_vec() };
         let end = target_end(target);
-        let page = self.store.scan_hints(&from, end.as_deref(), limit)?;
+        let page = self.store.scan(Space::Hints, &from, end.as_deref(), limit)?;
         let next = if page.len() < limit {
             None
         } else {
@@ -339,10 +339,10 @@ impl Coordinator {
     fn remove_hint_if_unchanged(&self, hint: &Hint) -> Result<bool, CoordError> {
         let Some(target) = target_of(&hint.raw_key) else { return Ok(false) };
         let _guard = self.locks.lock_one(&hint.key);
-        if self.store.get_hint(&hint.raw_key)?.as_ref() != Some(&hint.raw) {
+        if self.store.get(Space::Hints, &hint.raw_key)?.as_ref() != Some(&hint.raw) {
             return Ok(false);
         }
-        self.store.write(&[Write::Unhint(hint.raw_key.clone())])?;
+        self.store.write(&[Write::Delete(Space::Hints, hint.raw_key.clone())])?;
         self.hints.remove(&target, (hint.raw_key.len() + hint.raw.len()) as u64, hint.created_ms);
         Ok(true)
     }
@@ -364,27 +364,21 @@ impl Coordinator {
 
     /// Bytes the hints space takes on disk.
     pub fn hints_disk_space(&self) -> u64 {
-        self.store.hints_disk_space()
+        self.store.space_disk_space(Space::Hints)
     }
 
     /// Gives back the disk room of delivered hints (blocking; run it off the async workers).
     pub fn compact_hints(&self) -> Result<(), CoordError> {
-        Ok(self.store.compact_hints()?)
+        Ok(self.store.compact(Space::Hints)?)
     }
 
     /// Rebuilds the per-target totals from disk (at open).
     pub(super) fn recount_hints(&self) -> Result<(), CoordError> {
         self.hints.clear();
-        let mut from = Vec::new();
-        loop {
-            let page = self.store.scan_hints(&from, None, 1024)?;
-            let Some((last, _)) = page.last() else { break };
-            from = last.to_vec();
-            from.push(0);
-            for (k, v) in &page {
-                let (Some(target), Ok((created, _))) = (target_of(k), parse_value(v)) else { continue };
-                self.hints.add(target, (k.len() + v.len()) as u64, created);
-            }
+        for entry in scan_all(self.store.as_ref(), Space::Hints, &[], None, 1024) {
+            let (k, v) = entry?;
+            let (Some(target), Ok((created, _))) = (target_of(&k), parse_value(&v)) else { continue };
+            self.hints.add(target, (k.len() + v.len()) as u64, created);
         }
         Ok(())
     }

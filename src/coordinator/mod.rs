@@ -4,7 +4,7 @@
 //! keeping its TTL"); the coordinator decides *how*: which replicas hold the key, how its causal
 //! version is advanced, when the write is acknowledged. On a single node this is the cluster of
 //! one (N = 1): the replica set is this node's [`Store`], versions are still full DVVSet sibling
-//! sets, and the cluster issue plugs the quorum fan-out in at the same seams
+//! sets, and the cluster layer plugs the quorum fan-out in at the same seams
 //! ([`Coordinator::read`], [`Coordinator::update`], [`Coordinator::update_many`]).
 //!
 //! Writes to one key are serialised by striped [`locks::KeyLocks`] held across the synchronous
@@ -40,7 +40,7 @@ pub use object::{Current, Mutation};
 pub use replica::{Merged, Replicated, Writes};
 
 use crate::clock::Clock;
-use crate::storage::{keys, Durability, StorageError, Store, Write};
+use crate::storage::{keys, scan_all, Durability, Space, StorageError, Store, Write};
 use crate::version::codec::{self, DecodeError};
 use crate::version::{DvvSet, Hlc, NodeId, Sibling};
 use cache::{Cached, RowCache};
@@ -164,20 +164,14 @@ impl Coordinator {
 
     fn recount(&self) -> Result<(), CoordError> {
         let (mut live, mut volatile, mut tombstones) = (0i64, 0i64, 0i64);
-        let mut from = Vec::new();
-        loop {
-            let page = self.store.scan(&from, None, 1024)?;
-            let Some((last, _)) = page.last() else { break };
-            from = last.to_vec();
-            from.push(0);
-            for (k, v) in &page {
-                self.filter.insert(k);
-                let set = codec::decode(v)?;
-                live += i64::from(object::present(&set));
-                volatile += i64::from(object::volatile(&set));
-                tombstones += i64::from(object::tombstone_only(&set));
-                self.slot_counter(k).fetch_add(i64::from(object::present(&set)), Ordering::Relaxed);
-            }
+        for entry in scan_all(self.store.as_ref(), Space::Data, &[], None, 1024) {
+            let (k, v) = entry?;
+            self.filter.insert(&k);
+            let set = codec::decode(&v)?;
+            live += i64::from(object::present(&set));
+            volatile += i64::from(object::volatile(&set));
+            tombstones += i64::from(object::tombstone_only(&set));
+            self.slot_counter(&k).fetch_add(i64::from(object::present(&set)), Ordering::Relaxed);
         }
         self.stats.live_keys.store(live, Ordering::Relaxed);
         self.stats.volatile_keys.store(volatile, Ordering::Relaxed);
@@ -344,7 +338,7 @@ impl Coordinator {
     /// `(storage key, current state)` in storage order.
     pub fn scan(&self, from: &[u8], limit: usize) -> Result<Vec<(Bytes, Current)>, CoordError> {
         let now = self.clock.now_ms();
-        let page = self.store.scan(from, None, limit)?;
+        let page = self.store.scan(Space::Data, from, None, limit)?;
         let mut out = Vec::with_capacity(page.len());
         for (k, v) in page {
             out.push((k, Current::new(Some(codec::decode(&v)?), now)));
@@ -381,7 +375,7 @@ impl Coordinator {
             self.cache.fill(skey, None);
             return Ok(None);
         }
-        let stored = self.store.get(skey)?;
+        let stored = self.store.get(Space::Data, skey)?;
         self.cache.fill(skey, stored.as_ref());
         match stored {
             Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
@@ -418,7 +412,7 @@ impl Coordinator {
         }
         // Into the filter first: a key must never be stored while the filter denies it.
         for w in &batch.writes {
-            if let Write::Put(k, _) = w {
+            if let Write::Put(Space::Data, k, _) = w {
                 self.filter.insert(k);
             }
         }
@@ -479,7 +473,7 @@ impl Coordinator {
             self.stats.sibling_writes.fetch_add(1, Ordering::Relaxed);
         }
         // With N = 1 every replica holds a tombstone as soon as it is written, so a key whose
-        // every sibling is a tombstone is reaped at once (DESIGN §1.4). A cluster keeps it
+        // every sibling is a tombstone is reaped at once. A cluster keeps it
         // until it is safe to reap (see `reap.rs`).
         let reap_now = !self.cfg.keep_tombstones && object::tombstone_only(&new);
         self.account(&skey, Some(&old), (!reap_now).then_some(&new));

@@ -2,7 +2,7 @@
 //!
 //! In a cluster (`keep_tombstones`) `DEL` and expiry store a *tombstone* sibling instead of
 //! deleting, so the deletion replicates and a stale replica cannot resurrect the value through
-//! read repair. A tombstone may go once it is safe (DESIGN §1.4), by one of two paths:
+//! read repair. A tombstone may go once it is safe, by one of two paths:
 //!
 //! - **Every replica holds it.** The cluster layer knows when all N replicas acknowledged a
 //!   tombstone write; it then asks each of them to [`Coordinator::reap`] the exact sibling set it

@@ -39,7 +39,7 @@ fn set_of(c: &Coordinator, key: &str) -> DvvSet {
 }
 
 fn on_disk(store: &MemStore, key: &str) -> bool {
-    store.get(&keys::storage_key(key.as_bytes())).expect("get").is_some()
+    store.get(Space::Data, &keys::storage_key(key.as_bytes())).expect("get").is_some()
 }
 
 /// `(DBSIZE, tombstones, tombstones_reaped)`.

@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 use super::feed::Batch;
 use super::{CoordError, Coordinator};
-use crate::storage::{keys, Write};
+use crate::storage::{keys, Space, Write};
 use crate::version::codec;
 use crate::version::DvvSet;
 
@@ -68,7 +68,7 @@ impl Writes {
         self.wrote = true;
         let Some(out) = self.captured.as_mut() else { return };
         for w in batch {
-            if let Write::Put(skey, set) = w {
+            if let Write::Put(Space::Data, skey, set) = w {
                 let key = keys::user_key(skey);
                 // A command that writes a key twice (MSET k 1 k 2 is one write; SET then a
                 // lazy reclaim is two) replicates its last state only.
@@ -129,7 +129,7 @@ impl Coordinator {
                 break;
             }
             let to = if to.is_empty() { None } else { Some(&to[..]) };
-            out.extend(self.store.scan(from, to, limit - out.len())?);
+            out.extend(self.store.scan(Space::Data, from, to, limit - out.len())?);
         }
         Ok(out)
     }

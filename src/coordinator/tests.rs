@@ -89,7 +89,7 @@ fn expired_keys_are_reclaimed_from_store_and_cache() {
     assert!(value(&c, "t").is_some());
     clock.advance(1_000);
     assert_eq!(value(&c, "t"), None);
-    assert_eq!(store.get(&keys::storage_key(b"t")).expect("get"), None, "reclaimed on disk");
+    assert_eq!(store.get(Space::Data, &keys::storage_key(b"t")).expect("get"), None, "reclaimed on disk");
     assert_eq!(c.stats().expired_keys.load(Ordering::Relaxed), 1);
 }
 

@@ -1,5 +1,5 @@
 //! Cluster membership: who is in the cluster, where they listen, how they weigh on the ring, and
-//! whether they are alive (DESIGN §1.5). The node builds one [`Membership`], runs its gossip loop,
+//! whether they are alive. The node builds one [`Membership`], runs its gossip loop,
 //! routes incoming gossip messages to [`Membership::handle`], and the ring subscribes to the
 //! published [`ClusterView`] watch channel.
 //!

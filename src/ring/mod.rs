@@ -1,4 +1,4 @@
-//! The consistent-hash ring (DESIGN §1.1): which nodes hold a slot, in which order.
+//! The consistent-hash ring: which nodes hold a slot, in which order.
 //!
 //! Pure code, no tokio, no I/O. [`Ring::new`] turns the member list (from membership's cluster
 //! view) into an immutable snapshot; the node swaps snapshots atomically (arc-swap) when the view
@@ -24,7 +24,7 @@
 //! nodes, N = 3) with [`DEFAULT_VNODES`] = 2048; the property tests check the same targets on
 //! 128 fresh random clusters per run:
 //!
-//! | property (DESIGN target)                          | worst seen        |
+//! | property (target)                                 | worst seen        |
 //! |---------------------------------------------------|-------------------|
 //! | largest primary share, 3–8 nodes (≤ 1.15× mean)   | 1.092×            |
 //! | largest primary share, 9–16 nodes                 | 1.103×            |
@@ -41,7 +41,7 @@
 //! (worst seen 1.16×). The property test therefore allows max(1.15, 1 + 4.5·√(n/16384)) — equal
 //! to 1.15 up to 18 nodes, 1.20 at 32, over 5 measured standard deviations — so the test is not
 //! flaky yet still catches a skewed ring. Replica shares, weights and movement meet their
-//! targets with a wide margin and are tested at DESIGN's bounds.
+//! targets with a wide margin and are tested at those bounds.
 
 mod build;
 #[cfg(test)]

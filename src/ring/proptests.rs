@@ -1,6 +1,6 @@
 //! Property tests of the ring with random node ids: balance, movement on join, weights, zones,
 //! order independence and the shape of every preference list (checked against a naive
-//! reference walk). The targets are DESIGN §1.1's; the worst ratios seen are in `mod.rs`'s doc.
+//! reference walk). The targets are the ring's (`mod.rs`); the worst ratios seen are in `mod.rs`'s doc.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,7 +17,7 @@ fn equal_members(ids: &[NodeId]) -> Vec<Placement> {
     ids.iter().map(|&id| Placement::new(id)).collect()
 }
 
-/// Largest allowed primary share of `n` equal nodes, as a multiple of the mean: DESIGN's 1.15×,
+/// Largest allowed primary share of `n` equal nodes, as a multiple of the mean: the target 1.15×,
 /// or 4.5 binomial standard deviations where that is larger (n ≥ 19). Each slot's primary is
 /// the owner of the nearest token after it, so with dense tokens slot ownership is multinomial
 /// and its spread, ≈ √(n/16384) (4.4 % at n = 32), cannot be lowered by adding vnodes; at n = 32
@@ -194,7 +194,7 @@ proptest! {
 
 /// Balance survey behind the numbers in `mod.rs`: `cargo test --release --lib ring::proptests::survey
 /// -- --ignored --nocapture` prints the worst ratios over 3000 seeded random clusters (n = 3..=32,
-/// 100 per n) and how many of them exceed DESIGN's 1.15× primary target.
+/// 100 per n) and how many of them exceed the 1.15× primary target.
 #[test]
 #[ignore]
 fn survey() {

@@ -1,7 +1,7 @@
 //! The one writer task of a connection (client and server alike): it owns the [`FrameSink`],
 //! takes the first queued frame, then every frame already waiting behind it (up to
 //! [`MAX_BATCH`]), and flushes once — so N frames queued while the previous batch was on the wire
-//! leave in one write, not N (write coalescing, DESIGN §2 "one syscall per batch").
+//! leave in one write, not N (write coalescing: one syscall per batch).
 
 use std::io;
 use std::sync::Arc;

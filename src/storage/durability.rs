@@ -231,7 +231,7 @@ fn sync_loop(shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::MemStore;
+    use crate::storage::{MemStore, Space};
 
     /// A MemStore that counts `flush` calls.
     #[derive(Default)]
@@ -241,19 +241,20 @@ mod tests {
     }
 
     impl Store for CountingStore {
-        fn get(&self, key: &[u8]) -> Result<Option<bytes::Bytes>, StorageError> {
-            self.inner.get(key)
+        fn get(&self, space: Space, key: &[u8]) -> Result<Option<bytes::Bytes>, StorageError> {
+            self.inner.get(space, key)
         }
         fn write(&self, batch: &[crate::storage::Write]) -> Result<(), StorageError> {
             self.inner.write(batch)
         }
         fn scan(
             &self,
+            space: Space,
             from: &[u8],
             to: Option<&[u8]>,
             limit: usize,
         ) -> Result<Vec<(bytes::Bytes, bytes::Bytes)>, StorageError> {
-            self.inner.scan(from, to, limit)
+            self.inner.scan(space, from, to, limit)
         }
         fn flush(&self) -> Result<(), StorageError> {
             self.flushes.fetch_add(1, Ordering::Relaxed);
@@ -268,22 +269,11 @@ mod tests {
         fn disk_space(&self) -> u64 {
             0
         }
-        fn get_hint(&self, key: &[u8]) -> Result<Option<bytes::Bytes>, StorageError> {
-            self.inner.get_hint(key)
-        }
-        fn scan_hints(
-            &self,
-            from: &[u8],
-            to: Option<&[u8]>,
-            limit: usize,
-        ) -> Result<Vec<(bytes::Bytes, bytes::Bytes)>, StorageError> {
-            self.inner.scan_hints(from, to, limit)
-        }
-        fn compact_hints(&self) -> Result<(), StorageError> {
-            self.inner.compact_hints()
-        }
-        fn hints_disk_space(&self) -> u64 {
+        fn space_disk_space(&self, _space: Space) -> u64 {
             0
+        }
+        fn compact(&self, space: Space) -> Result<(), StorageError> {
+            self.inner.compact(space)
         }
     }
 

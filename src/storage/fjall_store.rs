@@ -1,6 +1,6 @@
-//! The real [`Store`]: one fjall database in the node's data directory, keyspace `data` for the
-//! node's own keys and keyspace `hints` for hinted handoff (one database, so one journal: a batch
-//! touching both is atomic).
+//! The real [`Store`]: one fjall database in the node's data directory, one keyspace per
+//! [`Space`] (`data`, `hints`) — one database, so one journal: a batch touching several spaces is
+//! atomic.
 //!
 //! Journal persistence is manual (`manual_journal_persist`): a write batch lands in fjall's
 //! journal buffer and memtable without a syscall, and the durability layer decides when to hand
@@ -12,13 +12,13 @@ use std::path::Path;
 use bytes::Bytes;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
-use super::{StorageError, Store, Write};
+use super::{Space, StorageError, Store, Write};
 
 /// fjall-backed storage.
 pub struct FjallStore {
     db: Database,
-    data: Keyspace,
-    hints: Keyspace,
+    /// One keyspace per [`Space`], indexed by [`FjallStore::space`].
+    spaces: Vec<Keyspace>,
 }
 
 impl FjallStore {
@@ -32,41 +32,50 @@ impl FjallStore {
             .cache_size(cache_bytes)
             .open()
             .map_err(|e| open_err(&e))?;
-        let data = db
-            .keyspace("data", || KeyspaceCreateOptions::default().manual_journal_persist(true))
-            .map_err(|e| open_err(&e))?;
-        let hints = db
-            .keyspace("hints", || KeyspaceCreateOptions::default().manual_journal_persist(true))
-            .map_err(|e| open_err(&e))?;
-        Ok(FjallStore { db, data, hints })
+        let mut spaces = Vec::with_capacity(Space::ALL.len());
+        for space in Space::ALL {
+            let ks = db
+                .keyspace(space.name(), || KeyspaceCreateOptions::default().manual_journal_persist(true))
+                .map_err(|e| open_err(&e))?;
+            spaces.push(ks);
+        }
+        Ok(FjallStore { db, spaces })
+    }
+
+    fn space(&self, space: Space) -> &Keyspace {
+        &self.spaces[space as usize]
     }
 }
 
 impl Store for FjallStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        Ok(self.data.get(key)?.map(Bytes::from))
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        Ok(self.space(space).get(key)?.map(Bytes::from))
     }
 
     fn write(&self, batch: &[Write]) -> Result<(), StorageError> {
-        if let [Write::Put(k, v)] = batch {
-            self.data.insert(k.clone(), v.clone())?;
+        if let [Write::Put(space, k, v)] = batch {
+            self.space(*space).insert(k.clone(), v.clone())?;
             return Ok(());
         }
         let mut b = self.db.batch();
         for w in batch {
             match w {
-                Write::Put(k, v) => b.insert(&self.data, k.clone(), v.clone()),
-                Write::Delete(k) => b.remove(&self.data, k.clone()),
-                Write::Hint(k, v) => b.insert(&self.hints, k.clone(), v.clone()),
-                Write::Unhint(k) => b.remove(&self.hints, k.clone()),
+                Write::Put(space, k, v) => b.insert(self.space(*space), k.clone(), v.clone()),
+                Write::Delete(space, k) => b.remove(self.space(*space), k.clone()),
             }
         }
         b.commit()?;
         Ok(())
     }
 
-    fn scan(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        scan(&self.data, from, to, limit)
+    fn scan(
+        &self,
+        space: Space,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        scan(self.space(space), from, to, limit)
     }
 
     fn flush(&self) -> Result<(), StorageError> {
@@ -80,8 +89,9 @@ impl Store for FjallStore {
     }
 
     fn clear(&self) -> Result<(), StorageError> {
-        self.data.clear()?;
-        self.hints.clear()?;
+        for ks in &self.spaces {
+            ks.clear()?;
+        }
         Ok(())
     }
 
@@ -89,24 +99,17 @@ impl Store for FjallStore {
         self.db.disk_space().unwrap_or(0)
     }
 
-    fn get_hint(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        Ok(self.hints.get(key)?.map(Bytes::from))
+    fn space_disk_space(&self, space: Space) -> u64 {
+        self.space(space).disk_space()
     }
 
-    fn scan_hints(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        scan(&self.hints, from, to, limit)
-    }
-
-    fn compact_hints(&self) -> Result<(), StorageError> {
-        // Flush the memtable first so that the delete markers of delivered hints reach the
-        // tables being compacted; a major compaction then drops them with what they shadow.
-        self.hints.rotate_memtable_and_wait()?;
-        self.hints.major_compact()?;
+    fn compact(&self, space: Space) -> Result<(), StorageError> {
+        // Flush the memtable first so that the delete markers reach the tables being compacted;
+        // a major compaction then drops them with what they shadow.
+        let ks = self.space(space);
+        ks.rotate_memtable_and_wait()?;
+        ks.major_compact()?;
         Ok(())
-    }
-
-    fn hints_disk_space(&self) -> u64 {
-        self.hints.disk_space()
     }
 }
 

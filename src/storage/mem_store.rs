@@ -7,18 +7,12 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use super::{StorageError, Store, Write};
+use super::{Space, StorageError, Store, Write};
 
-/// A volatile ordered map.
+/// A volatile ordered map per space.
 #[derive(Debug, Default)]
 pub struct MemStore {
-    map: Mutex<Spaces>,
-}
-
-#[derive(Debug, Default)]
-struct Spaces {
-    data: BTreeMap<Bytes, Bytes>,
-    hints: BTreeMap<Bytes, Bytes>,
+    map: Mutex<[BTreeMap<Bytes, Bytes>; 2]>,
 }
 
 impl MemStore {
@@ -27,39 +21,45 @@ impl MemStore {
         MemStore::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Spaces> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, [BTreeMap<Bytes, Bytes>; 2]> {
         self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
 impl Store for MemStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        Ok(self.lock().data.get(key).cloned())
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
+        Ok(self.lock()[space as usize].get(key).cloned())
     }
 
     fn write(&self, batch: &[Write]) -> Result<(), StorageError> {
         let mut map = self.lock();
         for w in batch {
             match w {
-                Write::Put(k, v) => {
-                    map.data.insert(k.clone(), v.clone());
+                Write::Put(space, k, v) => {
+                    map[*space as usize].insert(k.clone(), v.clone());
                 }
-                Write::Delete(k) => {
-                    map.data.remove(k);
-                }
-                Write::Hint(k, v) => {
-                    map.hints.insert(k.clone(), v.clone());
-                }
-                Write::Unhint(k) => {
-                    map.hints.remove(k);
+                Write::Delete(space, k) => {
+                    map[*space as usize].remove(k);
                 }
             }
         }
         Ok(())
     }
 
-    fn scan(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        Ok(scan(&self.lock().data, from, to, limit))
+    fn scan(
+        &self,
+        space: Space,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        let map = self.lock();
+        let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(map[space as usize]
+            .range::<[u8], _>((Bound::Included(from), upper))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 
     fn flush(&self) -> Result<(), StorageError> {
@@ -71,9 +71,7 @@ impl Store for MemStore {
     }
 
     fn clear(&self) -> Result<(), StorageError> {
-        let mut map = self.lock();
-        map.data.clear();
-        map.hints.clear();
+        self.lock().iter_mut().for_each(BTreeMap::clear);
         Ok(())
     }
 
@@ -81,24 +79,11 @@ impl Store for MemStore {
         0
     }
 
-    fn get_hint(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError> {
-        Ok(self.lock().hints.get(key).cloned())
-    }
-
-    fn scan_hints(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        Ok(scan(&self.lock().hints, from, to, limit))
-    }
-
-    fn compact_hints(&self) -> Result<(), StorageError> {
-        Ok(())
-    }
-
-    fn hints_disk_space(&self) -> u64 {
+    fn space_disk_space(&self, _space: Space) -> u64 {
         0
     }
-}
 
-fn scan(map: &BTreeMap<Bytes, Bytes>, from: &[u8], to: Option<&[u8]>, limit: usize) -> Vec<(Bytes, Bytes)> {
-    let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
-    map.range::<[u8], _>((Bound::Included(from), upper)).take(limit).map(|(k, v)| (k.clone(), v.clone())).collect()
+    fn compact(&self, _space: Space) -> Result<(), StorageError> {
+        Ok(())
+    }
 }

@@ -4,14 +4,16 @@
 //! versions, TTLs or Redis: keys are *storage keys* (`slot (2 bytes, big endian) ‖ user key`, see
 //! [`keys`]) so every slot is one contiguous range, values are encoded sibling sets. Two
 //! implementations pass one conformance suite: [`FjallStore`] (fjall LSM tree, the real thing)
-//! and [`MemStore`] (a `BTreeMap`, for unit tests). Besides the node's own data a store holds a
-//! separate **hints** space: versions this node keeps for other nodes (hinted handoff, see
-//! `coordinator::hints`), written in the same atomic batches and journal, scanned and compacted on
-//! their own so that they never mix with owned data. Durability policy (`fsync = no | everysec |
-//! always`, group commit) lives in [`durability`].
+//! and [`MemStore`] (a `BTreeMap`, for unit tests). A store holds named [`Space`]s: the node's
+//! own `data` and the `hints` it keeps for other nodes (hinted handoff, see `coordinator::hints`),
+//! written in the same atomic batches and journal, scanned and compacted on their own so that
+//! they never mix. Every scanner reads through [`scan_all`]. Durability policy (`fsync = no |
+//! everysec | always`, group commit) lives in [`durability`]; the data directory's [`format`]
+//! version is checked before anything is opened.
 
 pub mod durability;
 mod fjall_store;
+pub mod format;
 pub mod keys;
 mod mem_store;
 
@@ -23,6 +25,7 @@ use thiserror::Error;
 
 pub use durability::{Durability, FsyncPolicy};
 pub use fjall_store::FjallStore;
+pub use format::{check_format, FORMAT_VERSION};
 pub use mem_store::MemStore;
 
 /// A storage failure. Never retryable by the caller: the node reports it to the client and logs.
@@ -31,6 +34,14 @@ pub enum StorageError {
     /// The underlying engine failed (I/O error, corruption, poisoned after a failed fsync).
     #[error("storage engine error: {0}")]
     Engine(String),
+    /// The data directory is of another format than this build's, and cannot be migrated.
+    #[error("cannot use data directory {path}: {reason}")]
+    Format {
+        /// The directory.
+        path: String,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// The data directory is unusable (missing, not writable, locked by another process).
     #[error("cannot open data directory {path}: {reason}")]
     Open {
@@ -47,33 +58,60 @@ impl From<fjall::Error> for StorageError {
     }
 }
 
+/// A named space of a store: its own ordered keys, written in the same atomic batches and
+/// journal as the others, scanned and compacted on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Space {
+    /// The node's own data: storage keys ([`keys`]) → encoded sibling sets.
+    Data,
+    /// Versions kept for other nodes (hinted handoff, `coordinator::hints`).
+    Hints,
+}
+
+impl Space {
+    /// Every space.
+    pub const ALL: [Space; 2] = [Space::Data, Space::Hints];
+
+    /// Its name on disk.
+    pub fn name(self) -> &'static str {
+        match self {
+            Space::Data => "data",
+            Space::Hints => "hints",
+        }
+    }
+}
+
 /// One mutation of a write batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
-    /// Store `value` under the storage key.
-    Put(Bytes, Bytes),
-    /// Remove the storage key.
-    Delete(Bytes),
-    /// Store `value` under a key of the hints space.
-    Hint(Bytes, Bytes),
-    /// Remove a key of the hints space.
-    Unhint(Bytes),
+    /// Store a value under a key of a space.
+    Put(Space, Bytes, Bytes),
+    /// Remove a key of a space.
+    Delete(Space, Bytes),
 }
 
-/// An ordered key-value store with atomic batches.
+/// An ordered key-value store of named [`Space`]s with atomic batches across them.
 ///
 /// Calls are synchronous and fast in the common case (memtable and block cache); see
-/// `coordinator` for how they are kept from stalling the async runtime.
+/// `coordinator` for how they are kept from stalling the async runtime. Every scanner reads
+/// through [`scan_all`] (whole ranges, a page at a time) or [`Store::scan`] (one bounded page).
 pub trait Store: Send + Sync + 'static {
-    /// The stored value of a storage key.
-    fn get(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError>;
+    /// The stored value of a key.
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Bytes>, StorageError>;
 
     /// Applies all writes atomically (all or none survive a crash). Not yet durable: see
     /// [`Store::flush`] and [`Store::sync`].
     fn write(&self, batch: &[Write]) -> Result<(), StorageError>;
 
-    /// Up to `limit` entries with `from <= key < to` (`to = None`: to the end), in key order.
-    fn scan(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError>;
+    /// Up to `limit` entries of `space` with `from <= key < to` (`to = None`: to the end), in key
+    /// order.
+    fn scan(
+        &self,
+        space: Space,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>, StorageError>;
 
     /// Hands buffered writes to the operating system (survives a process crash).
     fn flush(&self) -> Result<(), StorageError>;
@@ -81,22 +119,64 @@ pub trait Store: Send + Sync + 'static {
     /// Makes every write so far durable on disk (survives a power loss).
     fn sync(&self) -> Result<(), StorageError>;
 
-    /// Removes every key, hints included.
+    /// Removes every key of every space.
     fn clear(&self) -> Result<(), StorageError>;
 
-    /// Bytes used on disk (0 for memory).
+    /// Bytes used on disk by the whole store (0 for memory).
     fn disk_space(&self) -> u64;
 
-    /// The stored value of a key of the hints space.
-    fn get_hint(&self, key: &[u8]) -> Result<Option<Bytes>, StorageError>;
+    /// Bytes one space uses on disk (0 for memory).
+    fn space_disk_space(&self, space: Space) -> u64;
 
-    /// Like [`Store::scan`], over the hints space.
-    fn scan_hints(&self, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError>;
+    /// Rewrites a space so that the room taken by deleted keys is given back (blocking: call it
+    /// off the async workers).
+    fn compact(&self, space: Space) -> Result<(), StorageError>;
+}
 
-    /// Rewrites the hints space so that the room taken by delivered hints is given back (blocking:
-    /// call it off the async workers).
-    fn compact_hints(&self) -> Result<(), StorageError>;
+/// Every entry of `space` with `from <= key < to`, in key order, read `page` entries at a time:
+/// the one paging loop of the code base.
+pub fn scan_all<'a>(store: &'a dyn Store, space: Space, from: &[u8], to: Option<&[u8]>, page: usize) -> Scan<'a> {
+    Scan {
+        store,
+        space,
+        next: Some(from.to_vec()),
+        to: to.map(<[u8]>::to_vec),
+        page: page.max(1),
+        buf: std::collections::VecDeque::new(),
+    }
+}
 
-    /// Bytes the hints space uses on disk (0 for memory).
-    fn hints_disk_space(&self) -> u64;
+/// The iterator of [`scan_all`]; an error ends it.
+pub struct Scan<'a> {
+    store: &'a dyn Store,
+    space: Space,
+    /// Where the next page starts (`None`: the range is exhausted).
+    next: Option<Vec<u8>>,
+    to: Option<Vec<u8>>,
+    page: usize,
+    buf: std::collections::VecDeque<(Bytes, Bytes)>,
+}
+
+impl Iterator for Scan<'_> {
+    type Item = Result<(Bytes, Bytes), StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buf.is_empty() {
+            let from = self.next.take()?;
+            match self.store.scan(self.space, &from, self.to.as_deref(), self.page) {
+                Ok(page) => {
+                    if page.len() == self.page {
+                        self.next = page.last().map(|(k, _)| {
+                            let mut n = k.to_vec();
+                            n.push(0);
+                            n
+                        });
+                    }
+                    self.buf = page.into();
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        self.buf.pop_front().map(Ok)
+    }
 }
