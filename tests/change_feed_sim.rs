@@ -5,13 +5,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use cartwheel::coordinator::{Change, Digest, Subscriber};
 use cartwheel::resp::reply::Reply;
 use cartwheel::storage::keys;
+use common::eventually;
 use common::sim::{addr, SimCluster};
 
 const NODES: usize = 4;
@@ -53,18 +52,6 @@ impl Fold {
     }
 }
 
-async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// What node `i` stores, as `key → digest`.
 fn stored(c: &SimCluster, i: usize) -> BTreeMap<Vec<u8>, Digest> {
     c.node(i)
@@ -87,6 +74,15 @@ async fn in_step(c: &SimCluster, folds: &[Arc<Fold>], step: &str) {
         let breaks = fold.breaks.lock().unwrap().clone();
         assert!(breaks.is_empty(), "node {i}, {step}: digests did not chain: {breaks:?}");
     }
+}
+
+/// An `INFO` number summed over every node.
+async fn total(c: &SimCluster, field: &str) -> u64 {
+    let mut sum = 0;
+    for i in 0..NODES {
+        sum += c.info_field(i, field).await.parse::<u64>().unwrap();
+    }
+    sum
 }
 
 async fn ok(c: &SimCluster, node: usize, args: &[&str]) {
@@ -127,14 +123,7 @@ async fn every_nodes_feed_follows_its_store_through_replication_handoff_reaps_an
     in_step(&c, &folds, "writes with a replica away").await;
     c.net.heal();
     c.wait_healthy(&(0..NODES).collect::<Vec<_>>(), NODES).await;
-    eventually("every hint to be delivered", 30, || async {
-        let mut pending = 0;
-        for i in 0..NODES {
-            pending += c.info_field(i, "hints_pending").await.parse::<u64>().unwrap();
-        }
-        pending == 0
-    })
-    .await;
+    eventually("every hint to be delivered", 30, || async { total(&c, "hints_pending").await == 0 }).await;
     in_step(&c, &folds, "hint delivery").await;
     assert!(folds[down].changes() > before, "the healed replica's copies arrived through its feed");
 
@@ -142,14 +131,7 @@ async fn every_nodes_feed_follows_its_store_through_replication_handoff_reaps_an
     for i in 0..20 {
         ok(&c, i % NODES, &["DEL", &format!("key:{i}")]).await;
     }
-    eventually("the tombstones to be reaped", 30, || async {
-        let mut left = 0;
-        for i in 0..NODES {
-            left += c.info_field(i, "tombstones").await.parse::<u64>().unwrap();
-        }
-        left == 0
-    })
-    .await;
+    eventually("the tombstones to be reaped", 30, || async { total(&c, "tombstones").await == 0 }).await;
     in_step(&c, &folds, "deletes and reaps").await;
 
     ok(&c, 1, &["FLUSHALL"]).await;

@@ -4,24 +4,11 @@
 
 mod common;
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cartwheel::resp::reply::Reply;
+use common::eventually;
 use common::sim::{addr, bulk, SimCluster};
-
-/// Polls `check` until it is true or `secs` pass (then panics with `what`).
-async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(start.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn others(n: usize, except: &[usize]) -> Vec<usize> {
     (0..n).filter(|i| !except.contains(i)).collect()

@@ -69,12 +69,5 @@ pub(super) fn sweep_page(
             }
         }
     }
-    if page.len() < limit {
-        return Ok(None);
-    }
-    Ok(page.last().map(|(k, _)| {
-        let mut next = k.to_vec();
-        next.push(0);
-        next
-    }))
+    Ok(crate::storage::next_page(&page, limit))
 }

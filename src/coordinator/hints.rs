@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{CoordError, Coordinator};
-use crate::storage::{keys, scan_all, Space, Write};
+use crate::storage::{keys, next_page, scan_all, Space, Write};
 use crate::version::codec;
 use crate::version::{DvvSet, NodeId};
 
@@ -299,15 +299,7 @@ impl Coordinator {
         let from = if after.is_empty() { target.0.to_vec() } else { after.to_vec() };
         let end = target_end(target);
         let page = self.store.scan(Space::Hints, &from, end.as_deref(), limit)?;
-        let next = if page.len() < limit {
-            None
-        } else {
-            page.last().map(|(k, _)| {
-                let mut n = k.to_vec();
-                n.push(0);
-                n
-            })
-        };
+        let next = next_page(&page, limit);
         let mut out = Vec::with_capacity(page.len());
         for (raw_key, raw) in page {
             let (created_ms, set) = parse_value(&raw)?;

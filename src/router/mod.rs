@@ -18,6 +18,7 @@ use bytes::Bytes;
 
 use crate::command::{dispatch, errors, table, Context, Session};
 use crate::resp::reply::Reply;
+use route::Origin;
 
 /// Runs one command a client sent for `session` and returns its reply.
 pub async fn execute(node: &Context, session: &mut Session, args: Vec<Bytes>) -> Reply {
@@ -45,7 +46,7 @@ pub async fn execute(node: &Context, session: &mut Session, args: Vec<Bytes>) ->
     node.stats.commands.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
     let reply = match node.cluster.as_ref() {
-        Some(cluster) => route::route(cluster, node, session, spec, &args).await,
+        Some(cluster) => route::route(cluster, node, session, spec, &args, Origin::Client).await,
         None => dispatch(node, session, spec.name, &args).await,
     };
     let failed = if let Reply::Error(text) = &reply {
@@ -65,7 +66,7 @@ pub async fn execute_forwarded(node: &Context, session: &mut Session, args: Vec<
         return Reply::error("ERR forwarded command unknown here");
     };
     match node.cluster.as_ref() {
-        Some(cluster) => route::run_forwarded(cluster, node, session, spec, &args).await,
+        Some(cluster) => route::route(cluster, node, session, spec, &args, Origin::Forwarded).await,
         None => dispatch(node, session, spec.name, &args).await,
     }
 }

@@ -10,8 +10,9 @@
 //!   (`MSET` is then atomic per node, not across nodes — like Redis Cluster clients do it).
 //!   Other multi-key commands (`RENAME COPY MSETNX LCS`…) need all their keys on one coordinator
 //!   (use hash tags: `{user1}.a`, `{user1}.b`) and answer `-CROSSSLOT` otherwise.
-//! - A command forwarded here by another node ([`run_forwarded`]) runs here, whatever this node's
-//!   view says, so a disagreement between two views can never bounce a command back and forth.
+//! - A command forwarded here by another node ([`Origin::Forwarded`]) runs here, whatever this
+//!   node's view says, so a disagreement between two views can never bounce a command back and
+//!   forth.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,38 +73,35 @@ fn routed_keys(spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<usize>> {
     key_positions(spec, args).filter(|p| !p.is_empty() && !local_only(spec.name))
 }
 
-/// Runs a command another node forwarded here, as the coordinator of its keys.
-pub(super) async fn run_forwarded(
-    cluster: &Arc<Cluster>,
-    node: &Context,
-    session: &mut Session,
-    spec: &CommandSpec,
-    args: &[Bytes],
-) -> Reply {
-    let Some(positions) = routed_keys(spec, args) else { return dispatch(node, session, spec.name, args).await };
-    if !cluster.ready() {
-        // Nothing ran: the forwarding node tries the next replica.
-        return Reply::error(NOT_READY);
-    }
-    let ctx = Ctx { cluster, node, spec, write: spec.flags.contains(&"write") };
-    run_here(ctx, session, args, &positions).await
+/// Where a command came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// A client of this node: it runs here, is forwarded or is split.
+    Client,
+    /// Another node forwarded it here: it runs here, as the coordinator of its keys, whatever this
+    /// node's view says.
+    Forwarded,
 }
 
-/// Runs a client's command in the cluster: here, forwarded, or split.
+/// Runs a command in the cluster: here, forwarded, or split.
 pub(super) async fn route(
     cluster: &Arc<Cluster>,
     node: &Context,
     session: &mut Session,
     spec: &CommandSpec,
     args: &[Bytes],
+    origin: Origin,
 ) -> Reply {
     let Some(positions) = routed_keys(spec, args) else { return dispatch(node, session, spec.name, args).await };
     if !cluster.ready() {
-        // Nothing ran: a client may retry.
+        // Nothing ran: a forwarding node tries the next replica, a client may retry.
         return Reply::error(NOT_READY);
     }
     let write = spec.flags.contains(&"write");
     let ctx = Ctx { cluster, node, spec, write };
+    if origin == Origin::Forwarded {
+        return run_here(ctx, session, args, &positions).await;
+    }
     let topo = cluster.topology();
     let mut targets: Vec<(usize, Option<&Peer>)> = Vec::with_capacity(positions.len());
     for &i in &positions {

@@ -146,6 +146,20 @@ pub fn scan_all<'a>(store: &'a dyn Store, space: Space, from: &[u8], to: Option<
     }
 }
 
+/// Where the page after `page` starts, when it was read with `limit`: just after its last key;
+/// `None` when it was the last page (shorter than `limit`). Every resumable scanner pages with it.
+pub fn next_page<T>(page: &[(Bytes, T)], limit: usize) -> Option<Vec<u8>> {
+    if page.len() < limit {
+        return None;
+    }
+    page.last().map(|(k, _)| {
+        let mut next = Vec::with_capacity(k.len() + 1);
+        next.extend_from_slice(k);
+        next.push(0);
+        next
+    })
+}
+
 /// The iterator of [`scan_all`]; an error ends it.
 pub struct Scan<'a> {
     store: &'a dyn Store,
@@ -165,13 +179,7 @@ impl Iterator for Scan<'_> {
             let from = self.next.take()?;
             match self.store.scan(self.space, &from, self.to.as_deref(), self.page) {
                 Ok(page) => {
-                    if page.len() == self.page {
-                        self.next = page.last().map(|(k, _)| {
-                            let mut n = k.to_vec();
-                            n.push(0);
-                            n
-                        });
-                    }
+                    self.next = next_page(&page, self.page);
                     self.buf = page.into();
                 }
                 Err(e) => return Some(Err(e)),

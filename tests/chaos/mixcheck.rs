@@ -210,16 +210,11 @@ pub fn judge_mix(ops: &[Op], finals: &Finals, phases: &[Phase], _events: &[Event
                 Judgement::Replaced(..) => v.stale_reads += 1,
             }
         }
-        let state = match finals.get.get(*key) {
-            Some(Ok(s)) => s.as_deref(),
-            Some(Err(e)) => {
+        let state = match finals.value(key) {
+            Ok(s) => s,
+            Err(example) => {
                 v.unreadable += 1;
-                v.examples.push(format!("{key}: unreadable ({e})"));
-                continue;
-            }
-            None => {
-                v.unreadable += 1;
-                v.examples.push(format!("{key}: not read"));
+                v.examples.push(example);
                 continue;
             }
         };

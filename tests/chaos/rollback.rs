@@ -37,6 +37,16 @@ impl Finals {
         keys.into_iter().filter(|k| self.kv.get(*k).is_some_and(|v| v.len() > 1)).count()
     }
 
+    /// The value `GET` read for `key` (`None`: nil), or why there is none (unreadable, not read),
+    /// as an example line.
+    pub fn value(&self, key: &str) -> Result<Option<&str>, String> {
+        match self.get.get(key) {
+            Some(Ok(v)) => Ok(v.as_deref()),
+            Some(Err(e)) => Err(format!("{key}: unreadable ({e})")),
+            None => Err(format!("{key}: not read")),
+        }
+    }
+
     /// The siblings of `key`, for an example line.
     pub fn siblings(&self, key: &str) -> String {
         format!("{:?}", self.kv.get(key).map(Vec::as_slice).unwrap_or(&[]))
@@ -118,16 +128,11 @@ pub fn judge_overwrite(ops: &[Op], finals: &Finals, phases: &[Phase]) -> Overwri
         // One client, one request at a time: start order is the client's order.
         writes.sort_by_key(|o| o.start_us);
         let last_ack = writes.iter().rposition(|o| o.outcome == Outcome::Ok);
-        let got = match finals.get.get(*key) {
-            Some(Ok(g)) => g.clone(),
-            Some(Err(e)) => {
+        let got = match finals.value(key) {
+            Ok(g) => g.map(str::to_string),
+            Err(example) => {
                 v.unreadable += 1;
-                v.examples.push(format!("{key}: unreadable ({e})"));
-                continue;
-            }
-            None => {
-                v.unreadable += 1;
-                v.examples.push(format!("{key}: not read"));
+                v.examples.push(example);
                 continue;
             }
         };

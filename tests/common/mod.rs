@@ -2,6 +2,7 @@
 //! them over real TCP, and wait on conditions with deadlines instead of sleeping.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -223,5 +224,18 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         self.kill9();
+    }
+}
+
+/// Polls `check` until it is true or `secs` pass (then panics with `what`).
+pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -154,12 +154,19 @@ impl SimCluster {
         self.run(i, &mut s, &["KV.LOCAL", key]).await
     }
 
-    /// Waits until each node of `who` sees exactly `healthy` healthy members.
+    /// Waits until each node of `who` sees exactly the nodes of `who` healthy (`healthy` of them):
+    /// one side of a partition agreeing on its members. Counting alone is not enough — right after
+    /// a partition moves, a node still seen healthy on the old side can stand in for one not yet
+    /// seen healthy on the new side.
     pub async fn wait_healthy(&self, who: &[usize], healthy: usize) {
+        assert_eq!(who.len(), healthy, "wait_healthy: `who` is the healthy side");
+        let want: std::collections::BTreeSet<NodeId> = who.iter().map(|&i| self.id(i)).collect();
         wait_until("membership view", Duration::from_secs(20), || {
             who.iter().all(|&i| {
                 let t = self.node(i).cluster.as_ref().unwrap().topology();
-                t.peers().len() >= healthy && t.peers().iter().filter(|p| p.healthy).count() == healthy
+                let seen: std::collections::BTreeSet<NodeId> =
+                    t.peers().iter().filter(|p| p.healthy).map(|p| p.member.id).collect();
+                seen == want
             })
         })
         .await;
