@@ -102,9 +102,9 @@ impl Coordinator {
         if let Some(ts) = incoming.siblings().map(|(_, s)| s.timestamp).max() {
             self.hlc.observe(ts);
         }
-        let mut batch = Batch::new(self.feed.on(), 1);
         let Some(local) = local else {
             self.account(&skey, None, Some(incoming));
+            let mut batch = Batch::new(self.feed.on(), 1);
             batch.put(skey, codec::to_bytes(incoming), None);
             self.apply(batch, None)?;
             return Ok(Merged { set: incoming.clone(), changed: true, sender_stale: false });
@@ -114,6 +114,9 @@ impl Coordinator {
         let sender_stale = merged != *incoming;
         if changed {
             self.account(&skey, Some(&local), Some(&merged));
+            // Built only when something changed: a quorum read merges an unchanged copy on every
+            // read, and that must not allocate.
+            let mut batch = Batch::new(self.feed.on(), 1);
             batch.put(skey, codec::to_bytes(&merged), Some(&local));
             self.apply(batch, None)?;
         }
