@@ -4,8 +4,12 @@
 //!
 //! In a cluster (`keep_tombstones`) the same walk reaps tombstones whose grace period has passed
 //! (`reap.rs`): a key whose every sibling is a tombstone, the newest written at least
-//! `tombstone_grace_ms` ago. An expired key first becomes a tombstone (so the expiry
-//! replicates) and is reaped on a later pass, once its own grace period is over.
+//! `tombstone_grace_ms` ago. An expired key first becomes a tombstone and is reaped on a later
+//! pass, a grace period after its expiry deadline. The tombstone is made *in place*, not as a
+//! new write: each expired value keeps its dot, timestamp and expiry and only loses its value
+//! ([`crate::version::DvvSet::expired_at`]), so every replica that expires a key — by its own
+//! sweep or read, at its own time — stores the same bytes, and a merge of a dot's expired and
+//! unexpired forms keeps the expired one.
 //!
 //! Each tick (`hz`, default 10 per second) reads at most `keys_per_tick` keys from a cursor that
 //! wraps around, so the cost is bounded and a full pass over n keys takes n / keys_per_tick ticks.

@@ -433,9 +433,9 @@ impl Coordinator {
     }
 
     /// Turns a mutation into storage writes: a new DVVSet event of this node, stamped at
-    /// `now_us` (µs of cluster time).
+    /// `now_us` (µs of cluster time) — except for an expiry, which is no event: the expired
+    /// values become tombstones in place ([`DvvSet::expired_at`]), the same on every replica.
     fn plan(&self, skey: Bytes, current: Current, mutation: Mutation, now_us: u64, batch: &mut Batch) {
-        let now = now_us / 1000;
         let stored = current.into_set();
         let was_stored = stored.is_some();
         let old = stored.unwrap_or_default();
@@ -446,8 +446,8 @@ impl Coordinator {
             }
             Mutation::Delete => (old.join(), Sibling::tombstone(self.hlc.now_us(now_us))),
             Mutation::Expired => {
-                let newest = old.siblings().map(|(_, s)| s.timestamp).max().unwrap_or(0);
-                (old.join(), Sibling { value: None, timestamp: newest, expires_at: Some(now) })
+                let new = old.expired_at(now_us / 1000);
+                return self.store_planned(skey, was_stored.then_some(&old), new, batch);
             }
             Mutation::Causal { context, value, expires_at } => {
                 let ts = self.hlc.now_us(now_us);
@@ -472,15 +472,21 @@ impl Coordinator {
         if new.len() > 1 {
             self.stats.sibling_writes.fetch_add(1, Ordering::Relaxed);
         }
+        self.store_planned(skey, was_stored.then_some(&old), new, batch);
+    }
+
+    /// Adds the write of `new` over `old` (`None`: nothing stored) to `batch`, moving the
+    /// counters.
+    fn store_planned(&self, skey: Bytes, old: Option<&DvvSet>, new: DvvSet, batch: &mut Batch) {
         // With N = 1 every replica holds a tombstone as soon as it is written, so a key whose
         // every sibling is a tombstone is reaped at once. A cluster keeps it
         // until it is safe to reap (see `reap.rs`).
         let reap_now = !self.cfg.keep_tombstones && object::tombstone_only(&new);
-        self.account(&skey, Some(&old), (!reap_now).then_some(&new));
+        self.account(&skey, old, (!reap_now).then_some(&new));
         if reap_now {
-            batch.delete(skey, was_stored.then_some(&old));
+            batch.delete(skey, old);
         } else {
-            batch.put(skey, codec::to_bytes(&new), was_stored.then_some(&old));
+            batch.put(skey, codec::to_bytes(&new), old);
         }
     }
 

@@ -29,10 +29,11 @@ pub enum Mutation {
     },
     /// Delete everything this node knows of the key (plain `DEL`).
     Delete,
-    /// Internal, for expiry: every sibling is absent and a value among them expired. Becomes a
-    /// tombstone that keeps the greatest timestamp of the set (so it orders against concurrent
-    /// writes exactly as the expired winner did — a write made after it still wins) and records
-    /// in its `expires_at` when it was made here (for the reap grace period).
+    /// Internal, for expiry: every sibling is absent and a value among them expired. Not a new
+    /// event: each expired value becomes a tombstone in place ([`DvvSet::expired_at`]), keeping
+    /// its dot, timestamp and expiry — so it orders against concurrent writes exactly as the
+    /// expired value did (a write made after it still wins), its grace period runs from the
+    /// expiry deadline, and every replica that expires the key stores the same bytes.
     Expired,
     /// A Dynamo-style write (`KV.PUT`/`KV.DEL`): supersedes only what `context` has seen.
     Causal {
@@ -120,7 +121,8 @@ pub(crate) fn volatile(set: &DvvSet) -> bool {
 }
 
 /// Whether a stored set is a deletion only: it holds at least one sibling and every sibling is
-/// a tombstone (expired values do not count: the sweep turns those into tombstones first).
+/// a tombstone (an expired value does not count until the sweep or a read has turned it into
+/// one, in place: [`Mutation::Expired`]).
 pub(crate) fn tombstone_only(set: &DvvSet) -> bool {
     !set.is_empty() && set.siblings().all(|(_, s)| s.value.is_none())
 }

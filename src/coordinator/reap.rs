@@ -66,9 +66,11 @@ impl Coordinator {
     }
 }
 
-/// Whether `set` is all tombstones and the newest of them was made at least `grace_ms` before
+/// Whether `set` is all tombstones and the newest of them is at least `grace_ms` older than
 /// `now_ms`: by the wall-clock part of its HLC timestamp, or, for the tombstone of an expiry
-/// (which keeps the expired write's timestamp), by the time it was made, in its `expires_at`.
+/// (the expired value turned into a tombstone in place, which keeps the write's timestamp and
+/// expiry), by its `expires_at`, the expiry deadline — the same on every replica, whenever each
+/// found the key expired.
 pub(super) fn past_grace(set: &DvvSet, now_ms: u64, grace_ms: u64) -> bool {
     object::tombstone_only(set)
         && set

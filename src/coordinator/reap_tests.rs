@@ -342,20 +342,61 @@ fn an_expiry_orders_against_concurrent_writes_as_the_expired_write_did() {
     assert_eq!(value(&after, "k").as_deref(), Some(&b"written after"[..]));
 }
 
+/// The grace period of an expiry's tombstone runs from the expiry deadline it keeps: not from
+/// the write (which may be long before), nor from when a replica's sweep or read happened to
+/// find the key expired (which differs between replicas), so every replica reaps it at the same
+/// cluster time.
 #[test]
-fn an_expiry_tombstone_is_reaped_a_grace_period_after_it_was_made_not_after_the_write() {
+fn an_expiry_tombstone_is_reaped_a_grace_period_after_its_deadline() {
     let clock = Arc::new(ManualClock::new(1_000));
     let store = Arc::new(MemStore::new());
     let c = replica(&store, &clock, 7, 5_000, 1 << 20);
     let v = Bytes::from_static(b"v");
-    c.update(&mut Writes::default(), b"k", |_| (Mutation::Put { value: v, expires_at: Some(1_100) }, ())).expect("put");
-    clock.advance(10_000);
+    c.update(&mut Writes::default(), b"k", |_| (Mutation::Put { value: v, expires_at: Some(3_000) }, ())).expect("put");
+    clock.advance(6_000); // t = 7000: past the write's grace period, not the deadline's
     sweep(&c);
-    assert!(on_disk(&store, "k"), "made into a tombstone now, 10 s after its write");
-    clock.advance(4_000);
+    assert!(on_disk(&store, "k"), "made into a tombstone now, 4 s after its deadline");
+    assert!(object::tombstone_only(&set_of(&c, "k")));
+    clock.advance(999); // t = 7999
     sweep(&c);
     assert!(on_disk(&store, "k"), "reaped before its grace period");
-    clock.advance(1_000);
+    clock.advance(1); // t = 8000: the deadline's grace period is over, the tombstone is 1 s old
     sweep(&c);
     assert!(!on_disk(&store, "k"));
+}
+
+/// Expiry is deterministic across replicas: two replicas that hold the same version of a key
+/// with a TTL and expire it independently — one by the sweep, the other by a read, at different
+/// times — store the same bytes, so merging one into the other changes nothing (what Merkle
+/// anti-entropy, comparing digests of the stored encoding, needs). An expired value becomes a
+/// tombstone in place: same dot, timestamp and expiry, no new event.
+#[test]
+fn replicas_that_expire_the_same_version_store_the_same_bytes() {
+    let (clock_a, clock_b) = (Arc::new(ManualClock::new(1_000)), Arc::new(ManualClock::new(1_000)));
+    let (store_a, store_b) = (Arc::new(MemStore::new()), Arc::new(MemStore::new()));
+    let a = replica(&store_a, &clock_a, 7, DAY, 1 << 20);
+    let b = replica(&store_b, &clock_b, 9, DAY, 0);
+    let v = Bytes::from_static(b"v");
+    a.update(&mut Writes::default(), b"k", |_| (Mutation::Put { value: v, expires_at: Some(1_500) }, ())).expect("put");
+    let written = set_of(&a, "k");
+    assert!(b.merge(b"k", &written).expect("merge").changed);
+
+    // a's sweep finds it expired at 2000; b reads it at 7000.
+    clock_a.advance(1_000);
+    sweep(&a);
+    let expired = set_of(&a, "k");
+    assert!(object::tombstone_only(&expired));
+    assert_eq!(expired.join(), written.join(), "no new event");
+    // Before b expires it: b's unexpired copy does not change a's, a's expired one replaces b's.
+    let m = a.merge(b"k", &set_of(&b, "k")).expect("merge");
+    assert!(!m.changed && m.sender_stale, "the unexpired form of a dot loses to the expired one");
+    clock_b.advance(6_000);
+    assert_eq!(value(&b, "k"), None);
+    assert_eq!(b.stats().expired_keys.load(Ordering::Relaxed), 1);
+    assert_eq!(codec::to_bytes(&set_of(&a, "k")), codec::to_bytes(&set_of(&b, "k")), "byte-identical copies");
+    let m = b.merge(b"k", &set_of(&a, "k")).expect("merge");
+    assert!(!m.changed && !m.sender_stale);
+    let m = a.merge(b"k", &set_of(&b, "k")).expect("merge");
+    assert!(!m.changed && !m.sender_stale);
+    assert_eq!((counts(&a), counts(&b)), ((0, 1, 0), (0, 1, 0)));
 }

@@ -6,9 +6,15 @@
 //! first; value `i` of the list has dot `(node, n - i)`), plus anonymous values (client writes not
 //! yet given a dot). A [`VersionVector`] is the causal *context* handed to clients.
 //!
-//! Laws checked by the property tests: `sync` is commutative, associative and idempotent;
-//! `update` with the full local context leaves exactly one value; a value survives an update
-//! iff the context had not seen its dot.
+//! Expiry is not an event: [`DvvSet::expired_at`] turns each expired value into a tombstone in
+//! place (same dot, timestamp and expiry), so replicas that expire the same version hold the
+//! same set. Until every replica has done so, two sets may hold one dot in both forms; `sync`
+//! keeps the expired one.
+//!
+//! Laws checked by the property tests: `sync` is commutative, associative and idempotent (with
+//! expiry steps in the histories too); `update` with the full local context leaves exactly one
+//! value; a value survives an update iff the context had not seen its dot; expiring commutes
+//! with `sync`, is idempotent and leaves the causal history alone.
 
 use super::{Dot, NodeId, Sibling};
 
@@ -84,9 +90,33 @@ impl DvvSet {
                     all.push(v.clone());
                 }
             }
+            drop_expired_duplicates(&mut all);
             all
         };
         DvvSet { entries: sync_entries(&self.entries, &other.entries), anonymous }
+    }
+
+    /// This set once expiry at `now_ms` has run: every value whose `expires_at` is at or before
+    /// `now_ms` (anonymous ones too) becomes a tombstone in place, keeping its dot, timestamp
+    /// and expiry ([`Sibling::expired`]). Not an event: entries, counters and the order of
+    /// values are unchanged (so is [`DvvSet::join`]), and the result depends only on the set
+    /// and `now_ms`, so every replica that expires the same version gets the same set. Repeating
+    /// it changes nothing.
+    pub fn expired_at(&self, now_ms: u64) -> DvvSet {
+        let expire = |s: &Sibling| if s.is_expired_at(now_ms) { s.expired() } else { s.clone() };
+        let entries = self
+            .entries
+            .iter()
+            .map(|e| Entry { node: e.node, counter: e.counter, values: e.values.iter().map(expire).collect() })
+            .collect();
+        // Two anonymous values may now be one tombstone: keep it once, as `sync` would.
+        let mut anonymous: Vec<Sibling> = Vec::with_capacity(self.anonymous.len());
+        for s in self.anonymous.iter().map(expire) {
+            if !anonymous.contains(&s) {
+                anonymous.push(s);
+            }
+        }
+        DvvSet { entries, anonymous }
     }
 
     /// The counter of `node`'s entry (0 when absent): `join().get(node)` without building the
@@ -236,15 +266,49 @@ fn sync_entries(a: &[Entry], b: &[Entry]) -> Vec<Entry> {
     out
 }
 
-/// `dvvset:merge/5`: same node, keep the values neither side has seen superseded.
+/// `dvvset:merge/5`: same node, keep the values neither side has seen superseded. A dot both
+/// sides still list gets [`same_dot`] of its two forms.
 fn merge(x: &Entry, y: &Entry) -> Entry {
     let (hi, lo) = if x.counter >= y.counter { (x, y) } else { (y, x) };
     let (lh, ll) = (hi.values.len() as u64, lo.values.len() as u64);
-    if hi.counter - lh >= lo.counter - ll {
-        hi.clone()
+    let keep =
+        if hi.counter - lh >= lo.counter - ll { hi.values.len() } else { (hi.counter - lo.counter + ll) as usize };
+    // Value `i` of `hi` has dot `hi.counter - i`: value `i - shift` of `lo`, if `lo` lists it.
+    let shift = hi.counter - lo.counter;
+    let values = hi.values[..keep]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let in_lo =
+                (i as u64).checked_sub(shift).and_then(|j| usize::try_from(j).ok()).and_then(|j| lo.values.get(j));
+            in_lo.map_or(v, |w| same_dot(v, w)).clone()
+        })
+        .collect();
+    Entry { node: hi.node, counter: hi.counter, values }
+}
+
+/// The form of a dot two sets both list. A dot is issued once, so the two are one write, the
+/// same or one side's expired ([`DvvSet::expired_at`]): the expired form, which has no value,
+/// wins. Any other difference (only corrupt data has one) is settled by the same total order
+/// (value — absent first —, timestamp, expiry), so `sync` stays commutative, associative and
+/// idempotent whatever the sets hold.
+fn same_dot<'a>(a: &'a Sibling, b: &'a Sibling) -> &'a Sibling {
+    let key = |s: &'a Sibling| (&s.value, s.timestamp, s.expires_at);
+    if key(b) < key(a) {
+        b
     } else {
-        let keep = (hi.counter - lo.counter + ll) as usize;
-        Entry { node: hi.node, counter: hi.counter, values: hi.values[..keep].to_vec() }
+        a
+    }
+}
+
+/// Anonymous values have no dot to tell that two of them are one write; an unexpired value
+/// with an expiry is dropped when its expired form ([`Sibling::expired`]) is among them, so
+/// that the two forms do not both survive a `sync`. (The coordinator gives every write a dot,
+/// so stored sets hold no anonymous values; this keeps `DvvSet`'s own laws whole.)
+fn drop_expired_duplicates(all: &mut Vec<Sibling>) {
+    let expired: Vec<Sibling> = all.iter().filter(|s| s.value.is_none() && s.expires_at.is_some()).cloned().collect();
+    if !expired.is_empty() {
+        all.retain(|s| s.value.is_none() || s.expires_at.is_none() || !expired.contains(&s.expired()));
     }
 }
 

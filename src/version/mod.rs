@@ -117,6 +117,18 @@ impl Sibling {
         self.value.is_none() || self.expires_at.is_some_and(|t| t <= now_ms)
     }
 
+    /// Whether this is a value whose expiry has passed at `now_ms` (a tombstone is not: it has
+    /// nothing left to expire).
+    pub fn is_expired_at(&self, now_ms: u64) -> bool {
+        self.value.is_some() && self.expires_at.is_some_and(|t| t <= now_ms)
+    }
+
+    /// What expiry turns this sibling into: a tombstone with the same timestamp and expiry
+    /// (see [`DvvSet::expired_at`]).
+    pub fn expired(&self) -> Sibling {
+        Sibling { value: None, timestamp: self.timestamp, expires_at: self.expires_at }
+    }
+
     /// Approximate heap size, for memory accounting.
     pub fn size(&self) -> usize {
         self.value.as_ref().map_or(0, Bytes::len) + 24
@@ -141,5 +153,10 @@ mod tests {
         let v = Sibling::value(Bytes::from_static(b"x"), 1, Some(100));
         assert!(!v.is_absent_at(99));
         assert!(v.is_absent_at(100));
+        assert!(!v.is_expired_at(99) && v.is_expired_at(100));
+        let gone = v.expired();
+        assert_eq!((gone.value, gone.timestamp, gone.expires_at), (None, 1, Some(100)));
+        assert!(!Sibling::tombstone(1).is_expired_at(u64::MAX), "a tombstone has nothing to expire");
+        assert!(!Sibling::value(Bytes::from_static(b"x"), 1, None).is_expired_at(u64::MAX));
     }
 }
