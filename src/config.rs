@@ -124,6 +124,17 @@ pub struct Config {
     /// With N > 1, a deleted key's tombstones are reaped this long after the deletion at the
     /// latest, ms (sooner once every replica is known to hold them).
     pub tombstone_grace_ms: u64,
+    /// Anti-entropy: start an exchange with the next peer every this many ms (0: only when asked
+    /// with `KV.AAE EXCHANGE`).
+    pub aae_interval_ms: u64,
+    /// Anti-entropy: keys repaired per second at most.
+    pub aae_keys_per_sec: u64,
+    /// Anti-entropy: bytes per second at most (sent and received by the node starting exchanges).
+    pub aae_bytes_per_sec: u64,
+    /// Anti-entropy: wait between the two comparisons of a difference before repairing it, ms.
+    pub aae_confirm_ms: u64,
+    /// Anti-entropy: keys per second read while the trees are rebuilt at start.
+    pub aae_rebuild_keys_per_sec: u64,
     /// **Deliberately unsafe, for the fault-injection checker's self-test only.** When above 0,
     /// a client's plain `SET key value` and `KV.PUT` are answered `+OK` at once and performed
     /// this many ms later from an in-memory queue — acknowledged before W replicas (before any),
@@ -175,6 +186,11 @@ impl Default for Config {
             hint_replay_rate: 5000,
             tombstone_reap_delay_ms: 3000,
             tombstone_grace_ms: 86_400_000,
+            aae_interval_ms: 5_000,
+            aae_keys_per_sec: 20_000,
+            aae_bytes_per_sec: 16 << 20,
+            aae_confirm_ms: 1000,
+            aae_rebuild_keys_per_sec: 200_000,
             debug_unsafe_early_ack_ms: 0,
         }
     }
@@ -365,6 +381,9 @@ impl Config {
         }
         if self.hint_replay_rate == 0 {
             return bad("hint-replay-rate must be at least 1");
+        }
+        if self.aae_keys_per_sec == 0 || self.aae_bytes_per_sec == 0 || self.aae_rebuild_keys_per_sec == 0 {
+            return bad("aae-keys-per-sec, aae-bytes-per-sec and aae-rebuild-keys-per-sec must be at least 1");
         }
         if self.zone.len() > 64 || self.cluster_name.is_empty() || self.cluster_name.len() > 64 {
             return bad("zone must be at most 64 bytes and cluster-name 1 to 64 bytes");

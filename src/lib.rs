@@ -22,6 +22,8 @@
 //!    reaps, cluster-wide keyspace commands, the wire messages. Absent on a standalone node.
 //! 5. [`peer`] — the other side of [`cluster`]: the service answering peers' typed requests, and
 //!    the start of a node's cluster part (RPC server, gossip, workers).
+//!    [`antientropy`] beside it: Merkle (Tictac) trees per slot folded from the change feed, and
+//!    the exchanges that compare them with peers and merge what differs.
 //! 6. [`coordinator`] — this node's replica: per-key serialisation, new causal versions, merges
 //!    of versions from other replicas, hints, expiry.
 //! 7. [`version`] — pure: DVVSet sibling sets, the hybrid logical clock, the stored encoding.
@@ -43,6 +45,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
+pub mod antientropy;
 pub mod clock;
 pub mod cluster;
 pub mod command;

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::{Clock, ClusterClock, SystemClock};
 use crate::command::Context;
 use crate::config::Config;
-use crate::coordinator::{run_sweeper, CoordConfig, CoordError, Coordinator, HintLimits};
+use crate::coordinator::{run_sweeper, CoordConfig, CoordError, Coordinator, HintLimits, ReapGate};
 use crate::edge::accept_loop;
 use crate::net::{Network, TcpNetwork};
 use crate::peer::start as cluster_start;
@@ -126,7 +126,7 @@ impl NodeHandle {
             }
             _ => None,
         };
-        let cluster = prepared.as_ref().map(|p| Arc::clone(&p.cluster));
+        let cluster = prepared.as_ref().map(|p| (Arc::clone(&p.cluster), Arc::clone(&p.antientropy)));
         let tasks = TaskTracker::new();
         let workers = Arc::new(Workers::new(tasks.clone()));
         let node = Arc::new(Context::new(
@@ -150,7 +150,10 @@ impl NodeHandle {
             .spawn("rates", |beat| crate::metrics::run_sampler(move |now| sampled.stats.sample_rates(now), stop, beat));
         let period = Duration::from_millis(1000 / u64::from(cfg.hz.max(1)));
         let (keys_per_tick, stop) = (cfg.expire_keys_per_tick, shutdown_rx.clone());
-        workers.spawn("expiry_sweep", |beat| run_sweeper(coord, period, keys_per_tick, stop, beat));
+        // In a cluster a past-grace tombstone is reaped only once every other replica holds it or
+        // nothing (`cluster/reap.rs`).
+        let gate = node.cluster.clone().map(|c| c as Arc<dyn ReapGate>);
+        workers.spawn("expiry_sweep", |beat| run_sweeper(coord, period, keys_per_tick, gate, stop, beat));
         if cfg.debug_unsafe_early_ack_ms > 0 {
             tracing::warn!(
                 delay_ms = cfg.debug_unsafe_early_ack_ms,

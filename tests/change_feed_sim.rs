@@ -29,7 +29,7 @@ impl Subscriber for Fold {
         let mut digests = self.digests.lock().unwrap();
         *self.changes.lock().unwrap() += 1;
         match *change {
-            Change::Key { slot, key, old, new } => {
+            Change::Key { slot, key, old, new, .. } => {
                 let held = digests.get(key).copied().unwrap_or(Digest::ABSENT);
                 if held != old || slot != keys::slot_of(key) {
                     let key = String::from_utf8_lossy(key);
@@ -52,23 +52,12 @@ impl Fold {
     }
 }
 
-/// What node `i` stores, as `key → digest`.
-fn stored(c: &SimCluster, i: usize) -> BTreeMap<Vec<u8>, Digest> {
-    c.node(i)
-        .coord
-        .scan(&[], 1_000_000)
-        .unwrap()
-        .into_iter()
-        .map(|(skey, cur)| (keys::user_key(&skey).to_vec(), Digest::of(cur.set())))
-        .collect()
-}
-
 /// Every node's fold equals what it stores (once background replication has settled), and no
 /// chain broke.
 async fn in_step(c: &SimCluster, folds: &[Arc<Fold>], step: &str) {
     for (i, fold) in folds.iter().enumerate() {
         eventually(&format!("node {i}'s feed to match its store after {step}"), 10, || async {
-            *fold.digests.lock().unwrap() == stored(c, i)
+            *fold.digests.lock().unwrap() == c.stored(i)
         })
         .await;
         let breaks = fold.breaks.lock().unwrap().clone();

@@ -227,11 +227,22 @@ async fn every_node_lists_its_cluster_workers() {
                     .map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
             };
             let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("worker_")?.split(':').next()).collect();
-            assert_eq!(names, ["gossip", "hint_replay", "join", "topology", "rates", "expiry_sweep"], "node {i}");
-            // Joining is done once the node coordinates (the cluster converged before this).
+            assert_eq!(
+                names,
+                ["gossip", "hint_replay", "anti_entropy", "join", "topology", "rates", "expiry_sweep"],
+                "node {i}"
+            );
+            // Joining is done once the node coordinates (the cluster converged before this);
+            // anti-entropy's first round is its tree build.
             let join = state("join").unwrap();
             let gossip = state("gossip").unwrap();
-            if join[0] == "state=stopped" && gossip[0] == "state=running" && gossip[1] != "rounds=0" {
+            let aae = state("anti_entropy").unwrap();
+            if join[0] == "state=stopped"
+                && gossip[0] == "state=running"
+                && gossip[1] != "rounds=0"
+                && aae[0] == "state=running"
+                && aae[1] != "rounds=0"
+            {
                 break;
             }
             assert!(started.elapsed() < Duration::from_secs(10), "node {i} workers:\n{text}");

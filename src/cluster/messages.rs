@@ -70,6 +70,21 @@ pub enum Request {
     /// How many of these keys you keep hints of (for any target) → [`Response::Count`]. Asked
     /// of every member before a fully acknowledged tombstone is reaped (`reap.rs`).
     HintsFor(Vec<Bytes>),
+    /// Anti-entropy, level 1: your group hashes over the slots of this 2048-byte bitmap →
+    /// [`Response::Hashes`] (256).
+    AaeGroups(Bytes),
+    /// Anti-entropy, level 2: your roots of these slots → [`Response::Hashes`] (one per slot).
+    AaeRoots(Vec<u16>),
+    /// Anti-entropy, level 3: your segment hashes of these slots → [`Response::Hashes`] (32 per
+    /// slot).
+    AaeSegments(Vec<u16>),
+    /// Anti-entropy, level 4: the keys you store, with their version digests, in these segments
+    /// (slot, bitmask of its 32 segments) → [`Response::KeyDigests`].
+    AaeKeys(Vec<(u16, u32)>),
+    /// For each tombstone: whether your copy is that very set, nothing, or something else →
+    /// [`Response::Holdings`]. Asked of every other replica before a tombstone is reaped at the
+    /// end of its grace period (`reap.rs`).
+    Holds(Vec<KeyVersion>),
 }
 
 /// A forwarded command with the client's per-connection settings.
@@ -104,7 +119,25 @@ pub enum Response {
     Stored(Vec<bool>),
     /// The request failed on the remote node.
     Error(String),
+    /// Anti-entropy hashes, in the order asked.
+    Hashes(Vec<u64>),
+    /// Keys and version digests of the first `covered` segment entries asked (whole entries only).
+    KeyDigests {
+        /// How many of the asked entries the keys cover.
+        covered: u32,
+        /// `(user key, digest)`, in storage order.
+        keys: Vec<(Bytes, u64)>,
+    },
+    /// Per asked tombstone: [`HOLDS_NOTHING`], [`HOLDS_SAME`] or [`HOLDS_OTHER`].
+    Holdings(Vec<u8>),
 }
+
+/// [`Response::Holdings`]: the key is not stored.
+pub const HOLDS_NOTHING: u8 = 0;
+/// [`Response::Holdings`]: the stored set is exactly the one asked about.
+pub const HOLDS_SAME: u8 = 1;
+/// [`Response::Holdings`]: something else is stored.
+pub const HOLDS_OTHER: u8 = 2;
 
 /// A message could not be decoded.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -190,6 +223,11 @@ mod tests {
                 set: Bytes::from_static(b"\x01"),
             }]),
             Request::Reap(vec![KeyVersion { key: Bytes::from_static(b"k"), set: Bytes::from_static(b"\x02") }]),
+            Request::AaeGroups(Bytes::from(vec![0xa5; 2048])),
+            Request::AaeRoots(vec![0, 16383]),
+            Request::AaeSegments(vec![7]),
+            Request::AaeKeys(vec![(7, u32::MAX), (9, 1)]),
+            Request::Holds(vec![KeyVersion { key: Bytes::from_static(b"k"), set: Bytes::from_static(b"\x03") }]),
         ];
         for r in reqs {
             assert_eq!(Request::decode(&r.encode()), Ok(r));
@@ -199,6 +237,13 @@ mod tests {
         assert_eq!(Response::decode(&resp.encode()), Ok(resp));
         let stored = Response::Stored(vec![true, false]);
         assert_eq!(Response::decode(&stored.encode()), Ok(stored));
+        for r in [
+            Response::Hashes(vec![0, u64::MAX, 42]),
+            Response::KeyDigests { covered: 2, keys: vec![(Bytes::from_static(b"k"), 9)] },
+            Response::Holdings(vec![HOLDS_NOTHING, HOLDS_SAME, HOLDS_OTHER]),
+        ] {
+            assert_eq!(Response::decode(&r.encode()), Ok(r));
+        }
     }
 
     fn nested(levels: usize) -> Reply {

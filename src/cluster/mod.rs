@@ -83,6 +83,11 @@ pub struct ClusterStats {
     /// Fully acknowledged tombstones not reaped because some member held a hint of the key (or
     /// could not be asked); the grace-period sweep reaps them.
     pub reaps_deferred: AtomicU64,
+    /// Past-grace tombstones every other replica confirmed holding the same or nothing (reaped).
+    pub grace_reaps_confirmed: AtomicU64,
+    /// Past-grace tombstones kept because a replica holds something else, could not be asked, or
+    /// a member keeps a hint of the key.
+    pub grace_reaps_refused: AtomicU64,
     /// Hints this node delivered to their targets.
     pub hints_replayed: AtomicU64,
     /// Requests from other nodes dropped unrun because they arrived after their sender's deadline
@@ -219,6 +224,16 @@ impl Cluster {
         result
     }
 
+    /// [`Cluster::call`], also telling how many bytes the encoded request and answer took
+    /// (background work that keeps a byte budget).
+    pub async fn call_measured(&self, addr: SocketAddr, req: &Request) -> (Result<Response, CallError>, u64, u64) {
+        let encoded = req.encode();
+        let sent = encoded.len() as u64;
+        let ends = tokio::time::Instant::now() + self.settings.rpc_timeout;
+        let (result, received) = self.call_encoded(addr, encoded, ends).await;
+        (result, sent, received)
+    }
+
     /// [`Cluster::call`] giving up at `ends` (which the request carries as its deadline).
     async fn call_until(
         &self,
@@ -226,17 +241,28 @@ impl Cluster {
         req: &Request,
         ends: tokio::time::Instant,
     ) -> Result<Response, CallError> {
-        let result = self.rpc.call_until(addr, req.encode(), ends).await;
-        let bytes = match result {
+        self.call_encoded(addr, req.encode(), ends).await.0
+    }
+
+    /// Sends an encoded request; the answer and its size in bytes.
+    async fn call_encoded(
+        &self,
+        addr: SocketAddr,
+        req: bytes::Bytes,
+        ends: tokio::time::Instant,
+    ) -> (Result<Response, CallError>, u64) {
+        let bytes = match self.rpc.call_until(addr, req, ends).await {
             Ok(b) => b,
             Err(e) => {
                 self.stats.rpc_failures.fetch_add(1, Ordering::Relaxed);
-                return Err(e.into());
+                return (Err(e.into()), 0);
             }
         };
-        match Response::decode(&bytes)? {
-            Response::Error(e) => Err(CallError::Remote(e)),
-            r => Ok(r),
-        }
+        let result = match Response::decode(&bytes) {
+            Ok(Response::Error(e)) => Err(CallError::Remote(e)),
+            Ok(r) => Ok(r),
+            Err(e) => Err(e.into()),
+        };
+        (result, bytes.len() as u64)
     }
 }

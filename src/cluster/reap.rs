@@ -15,16 +15,19 @@
 //! question: the delay is at least the rpc timeout, and a `Hinted` or `Replicate` request that
 //! arrives after its sender's deadline is dropped unrun (`service.rs`).
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 
-use super::messages::{KeyVersion, Request, Response};
+use super::messages::{KeyVersion, Request, Response, HOLDS_NOTHING, HOLDS_SAME};
 use super::Cluster;
-use crate::coordinator::tombstone_only;
+use crate::coordinator::{tombstone_only, ReapGate};
 use crate::storage::keys;
-use crate::version::codec;
+use crate::version::{codec, DvvSet};
 
 impl Cluster {
     /// Schedules the reaping of those of `acked` (keys and the sets every primary acknowledged)
@@ -52,7 +55,7 @@ impl Cluster {
 
     /// Whether any member (this node included) keeps a hint of one of `tombstones`' keys, or
     /// could not be asked.
-    async fn hints_anywhere(self: &Arc<Self>, tombstones: &[KeyVersion]) -> bool {
+    async fn hints_anywhere(&self, tombstones: &[KeyVersion]) -> bool {
         let keys: Vec<Bytes> = tombstones.iter().map(|t| t.key.clone()).collect();
         if !matches!(self.coord.hinted_keys(&keys), Ok(0)) {
             return true;
@@ -92,5 +95,59 @@ impl Cluster {
                 tracing::debug!(peer = %addr, error = %e, "reap request failed");
             }
         }
+    }
+}
+
+/// The grace-period path: the sweep found tombstones at least `tombstone-grace-ms` old. One is
+/// reaped here only if every *other* replica of its key (the current primaries) answers that it
+/// holds exactly that tombstone or nothing (`Request::Holds`), and no member keeps a hint of the
+/// key. A replica that holds anything else — an older value it kept while it was away, or a
+/// newer write — keeps the tombstone alive here until anti-entropy has made them agree; a replica
+/// that cannot be asked (down, partitioned) keeps it too. So a value deleted on every replica
+/// cannot come back from one that missed the delete: while any replica holds an older value, no
+/// replica reaps, and anti-entropy spreads the tombstone over it.
+impl ReapGate for Cluster {
+    fn confirm<'a>(&'a self, tombstones: &'a [(Bytes, DvvSet)]) -> BoxFuture<'a, Vec<bool>> {
+        Box::pin(self.confirm_past_grace(tombstones))
+    }
+}
+
+impl Cluster {
+    async fn confirm_past_grace(&self, tombstones: &[(Bytes, DvvSet)]) -> Vec<bool> {
+        let versions: Vec<KeyVersion> =
+            tombstones.iter().map(|(key, set)| KeyVersion { key: key.clone(), set: codec::to_bytes(set) }).collect();
+        let mut ok = vec![true; tombstones.len()];
+        if self.hints_anywhere(&versions).await {
+            self.stats.grace_reaps_refused.fetch_add(ok.len() as u64, Ordering::Relaxed);
+            return vec![false; ok.len()];
+        }
+        let topo = self.topology();
+        let me = topo.me();
+        let mut per_peer: HashMap<SocketAddr, Vec<usize>> = HashMap::new();
+        for (i, v) in versions.iter().enumerate() {
+            for p in topo.primaries(keys::slot_of(&v.key)) {
+                if p.member.id != me {
+                    per_peer.entry(p.member.cluster_addr).or_default().push(i);
+                }
+            }
+        }
+        let asks = per_peer.into_iter().map(|(addr, idx)| {
+            let request = Request::Holds(idx.iter().map(|&i| versions[i].clone()).collect());
+            async move { (idx, self.call(addr, &request).await) }
+        });
+        for (idx, answer) in futures_util::future::join_all(asks).await {
+            match answer {
+                Ok(Response::Holdings(h)) if h.len() == idx.len() => {
+                    for (&i, held) in idx.iter().zip(h) {
+                        ok[i] &= held == HOLDS_NOTHING || held == HOLDS_SAME;
+                    }
+                }
+                _ => idx.iter().for_each(|&i| ok[i] = false),
+            }
+        }
+        let confirmed = ok.iter().filter(|&&b| b).count() as u64;
+        self.stats.grace_reaps_confirmed.fetch_add(confirmed, Ordering::Relaxed);
+        self.stats.grace_reaps_refused.fetch_add(ok.len() as u64 - confirmed, Ordering::Relaxed);
+        ok
     }
 }

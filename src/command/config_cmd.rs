@@ -41,6 +41,11 @@ fn params(cfg: &Config, node: &Context) -> Vec<(&'static str, String)> {
         ("hz", cfg.hz.to_string()),
         ("max-siblings", cfg.max_siblings.to_string()),
         ("tombstone-grace-ms", cfg.tombstone_grace_ms.to_string()),
+        ("aae-interval-ms", cfg.aae_interval_ms.to_string()),
+        ("aae-keys-per-sec", cfg.aae_keys_per_sec.to_string()),
+        ("aae-bytes-per-sec", cfg.aae_bytes_per_sec.to_string()),
+        ("aae-confirm-ms", cfg.aae_confirm_ms.to_string()),
+        ("aae-rebuild-keys-per-sec", cfg.aae_rebuild_keys_per_sec.to_string()),
         ("io-threads", "1".into()),
     ]
 }

@@ -10,6 +10,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
+use crate::antientropy::AntiEntropy;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::coordinator::Coordinator;
@@ -39,6 +40,8 @@ pub struct Context {
     pub addrs: Vec<SocketAddr>,
     /// The cluster layer; `None` for a standalone node (a cluster of one).
     pub cluster: Option<Arc<Cluster>>,
+    /// Anti-entropy (`None` for a standalone node).
+    pub antientropy: Option<Arc<AntiEntropy>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -66,11 +69,12 @@ impl Context {
 }
 
 impl Context {
-    /// A fresh context: no clients, zeroed counters, a new run id.
+    /// A fresh context: no clients, zeroed counters, a new run id. `cluster`: the cluster layer
+    /// and its anti-entropy (`None`: standalone).
     pub fn new(
         config: Config,
         coord: Arc<Coordinator>,
-        cluster: Option<Arc<Cluster>>,
+        cluster: Option<(Arc<Cluster>, Arc<AntiEntropy>)>,
         addrs: Vec<SocketAddr>,
         started_unix_ms: u64,
         shutdown: watch::Sender<bool>,
@@ -85,7 +89,8 @@ impl Context {
             started_unix_ms,
             run_id: NodeId::random().to_hex(),
             addrs,
-            cluster,
+            antientropy: cluster.as_ref().map(|(_, ae)| Arc::clone(ae)),
+            cluster: cluster.map(|(c, _)| c),
             shutdown,
             workers,
         }

@@ -4,8 +4,10 @@
 //! `workers` section listing the node's background workers (`worker_<name>:state=running,
 //! rounds=N,last_round_ms_ago=M`, `-1` before the first round).
 //!
+//! An `anti_entropy` section reports the Merkle-tree exchanges (see `aae_cmd.rs`).
+//!
 //! Sections: `default` (server clients memory persistence stats replication cpu cluster
-//! keyspace cartwheel workers), `all` (adds commandstats errorstats), `everything` (same as all
+//! keyspace cartwheel anti_entropy workers), `all` (adds commandstats errorstats), `everything` (same as all
 //! here).
 
 use std::fmt::Write as _;
@@ -28,6 +30,7 @@ const DEFAULT: &[&str] = &[
     "cluster",
     "keyspace",
     "cartwheel",
+    "anti_entropy",
     "workers",
 ];
 const EXTRA: &[&str] = &["commandstats", "errorstats"];
@@ -202,6 +205,11 @@ fn render(node: &Context, section: &str, o: &mut String) {
                 }
             }
         },
+        "anti_entropy" => {
+            for (k, v) in super::aae_cmd::info_fields(node) {
+                kv(&k, &v);
+            }
+        }
         "workers" => {
             for w in node.workers.list() {
                 let state = if w.running { "running" } else { "stopped" };
@@ -254,6 +262,8 @@ fn render(node: &Context, section: &str, o: &mut String) {
                     kv("hints_replayed", &load(&st.hints_replayed));
                     kv("tombstone_reaps_sent", &load(&st.reaps_sent));
                     kv("tombstone_reaps_deferred", &load(&st.reaps_deferred));
+                    kv("tombstone_grace_reaps_confirmed", &load(&st.grace_reaps_confirmed));
+                    kv("tombstone_grace_reaps_refused", &load(&st.grace_reaps_refused));
                 }
             }
             let hs = coord.hint_stats();

@@ -416,7 +416,7 @@ mod tests {
         let pattern = names(&command_list(Some((b"PATTERN", b"CLIENT*"))));
         assert!(pattern.iter().all(|n| n.starts_with("client")) && pattern.len() > 5);
         let kv = names(&command_list(Some((b"pattern", b"kv.*"))));
-        assert_eq!(kv.len(), 6);
+        assert_eq!(kv.len(), 7);
         let strings = names(&command_list(Some((b"aclcat", b"STRING"))));
         assert!(strings.contains(&"lcs".to_string()) && !strings.contains(&"del".to_string()));
         assert_eq!(command_list(Some((b"aclcat", b"nosuch"))), Reply::Array(vec![]));

@@ -7,6 +7,7 @@
 //! write keys only through the [`crate::coordinator::Coordinator`] in their [`Context`] and never
 //! touch the socket; per-connection state lives in [`Session`].
 
+mod aae_cmd;
 pub mod args;
 mod cluster_cmd;
 pub mod cluster_state;
@@ -94,6 +95,7 @@ pub async fn dispatch(node: &Context, s: &mut Session, name: &str, a: &[Bytes]) 
         "kv.del" => kv::del(node, s, a),
         "kv.local" => kv::local(c, a),
         "kv.preflist" => Ok(cluster_cmd::preflist(node, a)),
+        "kv.aae" => Ok(aae_cmd::aae(node, a).await),
         "cluster" => Ok(cluster_cmd::cluster(node, a).await),
         "kv.consistency" => Ok(match node.cluster.as_ref() {
             None => kv::consistency(s, a, 1, 1, (1, 1)),

@@ -49,8 +49,6 @@ pub struct Session {
     pub writes: Writes,
     /// Quorum overrides.
     pub consistency: Consistency,
-    /// Commands run on behalf of another node that routed them here: never forwarded again.
-    pub forwarded: bool,
 }
 
 impl Session {
@@ -64,7 +62,6 @@ impl Session {
             close: false,
             writes: Writes::default(),
             consistency: Consistency::default(),
-            forwarded: false,
         }
     }
 

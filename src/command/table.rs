@@ -1638,6 +1638,29 @@ pub static COMMANDS: &[CommandSpec] = &[
         ..CommandSpec::DEFAULT
     },
     CommandSpec {
+        name: "kv.aae",
+        arity: -2,
+        flags: &["admin", "noscript", "loading", "stale"],
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        acl_categories: &["@admin", "@slow", "@dangerous"],
+        tips: &["nondeterministic_output"],
+        group: "cartwheel",
+        since: "0.1.0",
+        summary: "Shows anti-entropy's state and one slot's hash tree, or runs an exchange with the peers now",
+        complexity: "O(1) for STATUS and SLOT; EXCHANGE is O(S + D) for S shared slots and D differing keys",
+        arguments: &[Arg::one_of(
+            "subcommand",
+            &[
+                Arg::new("status", ArgKind::PureToken).token("STATUS"),
+                Arg::new("slot", ArgKind::Integer).token("SLOT"),
+                Arg::new("exchange", ArgKind::String).token("EXCHANGE").optional(),
+            ],
+        )],
+        ..CommandSpec::DEFAULT
+    },
+    CommandSpec {
         name: "kv.consistency",
         arity: -1,
         flags: &["noscript", "loading", "stale", "fast"],

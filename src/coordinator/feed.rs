@@ -3,7 +3,7 @@
 //! Stored data changes in exactly one place, [`Coordinator::apply`]: client writes, merges of
 //! versions from other replicas (replication, hint delivery, read repair, quorum-read answers),
 //! reaps, expiry and `FLUSHALL` all end there. After each store write it hands every subscriber
-//! one [`Change`] per key: the key's slot, the key, the [`Digest`] of the version it replaced and
+//! one [`Change`] per key: the key's slot and position, the key, the [`Digest`] of the version it replaced and
 //! the digest of the version now stored ([`Digest::ABSENT`] for "not stored"). `FLUSHALL` is one
 //! [`Change::Cleared`] (every key is gone; a subscriber starts again from empty).
 //!
@@ -26,7 +26,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use siphasher::sip::SipHasher13;
 
 use super::Coordinator;
-use crate::storage::{keys, Space, Write};
+use crate::storage::{keys, Snapshot, Space, Write};
 use crate::version::{codec, DvvSet};
 
 /// A 64-bit digest of one stored version (SipHash-1-3 of its encoding); never zero for a stored
@@ -58,6 +58,8 @@ pub enum Change<'a> {
     Key {
         /// The key's slot.
         slot: u16,
+        /// The key's 62-bit storage position (`slot << 48 | hash48`, see `storage::keys`).
+        position: u64,
         /// The user key.
         key: &'a [u8],
         /// Digest of the version it replaced ([`Digest::ABSENT`]: none).
@@ -117,17 +119,36 @@ impl Batch {
 
     /// Stores `new` (encoded) under `skey`, replacing `old`.
     pub(super) fn put(&mut self, skey: bytes::Bytes, new: bytes::Bytes, old: Option<&DvvSet>) {
-        self.push(Write::Put(Space::Data, skey, new), old);
+        self.push(Write::Put(Space::Data, skey, new), old, None);
+    }
+
+    /// [`Batch::put`] when the digest of the replaced bytes is known (`None`: compute it from
+    /// `old`).
+    pub(super) fn put_known(
+        &mut self,
+        skey: bytes::Bytes,
+        new: bytes::Bytes,
+        old: Option<&DvvSet>,
+        digest: Option<Digest>,
+    ) {
+        self.push(Write::Put(Space::Data, skey, new), old, digest);
     }
 
     /// Deletes `skey`, which held `old`.
     pub(super) fn delete(&mut self, skey: bytes::Bytes, old: Option<&DvvSet>) {
-        self.push(Write::Delete(Space::Data, skey), old);
+        self.push(Write::Delete(Space::Data, skey), old, None);
     }
 
-    fn push(&mut self, w: Write, old: Option<&DvvSet>) {
+    /// [`Batch::delete`] when the digest of the deleted bytes is known.
+    pub(super) fn delete_known(&mut self, skey: bytes::Bytes, old: Option<&DvvSet>, digest: Option<Digest>) {
+        self.push(Write::Delete(Space::Data, skey), old, digest);
+    }
+
+    fn push(&mut self, w: Write, old: Option<&DvvSet>, digest: Option<Digest>) {
         if self.feed {
-            self.olds.push(Digest::of(old));
+            // Encoding `old` again costs more than the write's own tree update: callers that read
+            // the stored bytes pass their digest.
+            self.olds.push(digest.unwrap_or_else(|| Digest::of(old)));
         }
         self.writes.push(w);
     }
@@ -145,6 +166,15 @@ impl Coordinator {
         self.feed.add(s);
     }
 
+    /// [`Coordinator::subscribe`], and a snapshot of the store taken at the same instant: every
+    /// change not in the snapshot reaches the subscriber, every change in it does not (how
+    /// anti-entropy rebuilds its trees while the node serves).
+    pub fn subscribe_with_snapshot(&self, s: Arc<dyn Subscriber>) -> Box<dyn Snapshot> {
+        let _all = self.locks.lock_all();
+        self.feed.add(s);
+        self.store.snapshot()
+    }
+
     /// Tells the subscribers what an applied batch changed (the batch was planned with the feed on).
     pub(super) fn announce(&self, batch: &Batch) {
         for (w, &old) in batch.writes.iter().zip(&batch.olds) {
@@ -153,9 +183,10 @@ impl Coordinator {
                 Write::Delete(Space::Data, k) => (k, Digest::ABSENT),
                 _ => continue,
             };
-            let slot = (keys::position(skey) >> 48) as u16;
+            let position = keys::position(skey);
+            let slot = (position >> 48) as u16;
             let key = skey.get(keys::PREFIX_LEN..).unwrap_or_default();
-            self.feed.emit(&Change::Key { slot, key, old, new });
+            self.feed.emit(&Change::Key { slot, position, key, old, new });
         }
     }
 

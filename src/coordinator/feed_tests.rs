@@ -27,8 +27,9 @@ impl Subscriber for Fold {
     fn changed(&self, change: &Change<'_>) {
         let mut digests = self.digests.lock().unwrap();
         match *change {
-            Change::Key { slot, key, old, new } => {
+            Change::Key { slot, position, key, old, new } => {
                 assert_eq!(slot, keys::slot_of(key), "slot of {key:?}");
+                assert_eq!(position, keys::position_of(key), "position of {key:?}");
                 let held = digests.get(key).copied().unwrap_or(Digest::ABSENT);
                 assert_eq!(old, held, "{key:?}: the old digest is not the previous change's new");
                 assert_ne!(old, new, "{key:?}: a change that changed nothing");

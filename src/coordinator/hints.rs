@@ -150,8 +150,10 @@ impl HintBook {
 
     fn room(&self, target: &NodeId, limits: &HintLimits, new_key: bool, grow: u64) -> bool {
         let t = self.lock();
-        let Some(p) = t.get(target) else { return grow <= limits.max_bytes };
-        (!new_key || p.count < limits.max_count) && p.bytes + grow <= limits.max_bytes
+        // A target with no hint yet holds 0 keys and 0 bytes: the same bounds apply (with
+        // `max_count = 0` its first hint used to pass).
+        let (count, bytes) = t.get(target).map_or((0, 0), |p| (p.count, p.bytes));
+        (!new_key || count < limits.max_count) && bytes + grow <= limits.max_bytes
     }
 
     /// The targets with pending hints.

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use thiserror::Error;
 
-pub use expiry::run_sweeper;
+pub use expiry::{run_sweeper, ReapGate};
 pub use feed::{Change, Digest, Subscriber};
 pub use fence::fenced;
 pub use hints::{Hint, HintLimits, HintOutcome, HintStats, TargetSummary};
@@ -265,7 +265,8 @@ impl Coordinator {
         self.fence()?;
         let skey = keys::storage_key(key);
         let now_us = self.clock.now_us();
-        let current = Current::new(self.load(&skey)?, now_us / 1000);
+        let (set, digest) = self.load_digested(&skey)?;
+        let current = Current::digested(set, now_us / 1000, digest);
         let (mutation, result) = f(&current);
         let mut batch = Batch::new(self.feed.on(), 1);
         self.plan(skey, current, mutation, now_us, &mut batch);
@@ -289,7 +290,8 @@ impl Coordinator {
         let skeys: Vec<Bytes> = keys_in.iter().map(|k| keys::storage_key(k.as_ref())).collect();
         let mut currents = Vec::with_capacity(skeys.len());
         for sk in &skeys {
-            currents.push(Current::new(self.load(sk)?, now));
+            let (set, digest) = self.load_digested(sk)?;
+            currents.push(Current::digested(set, now, digest));
         }
         let (mutations, result) = f(&currents);
         // A key named twice (MSET k 1 k 2) keeps its last mutation, as in Redis.
@@ -323,7 +325,7 @@ impl Coordinator {
         }
         self.clear_hint_totals();
         cleared?;
-        w.record(&[]);
+        w.mark_written();
         self.announce_cleared();
         self.stats.live_keys.store(0, Ordering::Relaxed);
         self.stats.volatile_keys.store(0, Ordering::Relaxed);
@@ -383,6 +385,32 @@ impl Coordinator {
         }
     }
 
+    /// [`Coordinator::load`], plus — when the change feed is on — the digest of the stored bytes
+    /// (what a change of the key reports as its `old`), so that planning need not encode the set
+    /// again. The caller holds the key's lock.
+    fn load_digested(&self, skey: &[u8]) -> Result<(Option<DvvSet>, Option<Digest>), CoordError> {
+        if !self.feed.on() {
+            return Ok((self.load(skey)?, None));
+        }
+        let bytes = match self.cache.get(skey) {
+            Cached::Present(b) => Some(b),
+            Cached::Absent => None,
+            Cached::Unknown if !self.filter.may_contain(skey) => {
+                self.cache.fill(skey, None);
+                None
+            }
+            Cached::Unknown => {
+                let stored = self.store.get(Space::Data, skey)?;
+                self.cache.fill(skey, stored.as_ref());
+                stored
+            }
+        };
+        match bytes {
+            Some(b) => Ok((Some(codec::decode(&b)?), Some(Digest::of_bytes(&b)))),
+            None => Ok((None, Some(Digest::ABSENT))),
+        }
+    }
+
     /// Moves the `DBSIZE`, per-slot, `expires` and tombstone counters from what `old` counted
     /// for to what `new` does (`None`: the key is not stored).
     fn account(&self, skey: &[u8], old: Option<&DvvSet>, new: Option<&DvvSet>) {
@@ -436,6 +464,7 @@ impl Coordinator {
     /// `now_us` (µs of cluster time) — except for an expiry, which is no event: the expired
     /// values become tombstones in place ([`DvvSet::expired_at`]), the same on every replica.
     fn plan(&self, skey: Bytes, current: Current, mutation: Mutation, now_us: u64, batch: &mut Batch) {
+        let digest = current.stored_digest();
         let stored = current.into_set();
         let was_stored = stored.is_some();
         let old = stored.unwrap_or_default();
@@ -447,7 +476,7 @@ impl Coordinator {
             Mutation::Delete => (old.join(), Sibling::tombstone(self.hlc.now_us(now_us))),
             Mutation::Expired => {
                 let new = old.expired_at(now_us / 1000);
-                return self.store_planned(skey, was_stored.then_some(&old), new, batch);
+                return self.store_planned(skey, (was_stored.then_some(&old), digest), new, batch);
             }
             Mutation::Causal { context, value, expires_at } => {
                 let ts = self.hlc.now_us(now_us);
@@ -472,21 +501,22 @@ impl Coordinator {
         if new.len() > 1 {
             self.stats.sibling_writes.fetch_add(1, Ordering::Relaxed);
         }
-        self.store_planned(skey, was_stored.then_some(&old), new, batch);
+        self.store_planned(skey, (was_stored.then_some(&old), digest), new, batch);
     }
 
-    /// Adds the write of `new` over `old` (`None`: nothing stored) to `batch`, moving the
-    /// counters.
-    fn store_planned(&self, skey: Bytes, old: Option<&DvvSet>, new: DvvSet, batch: &mut Batch) {
+    /// Adds the write of `new` over `old` (`None`: nothing stored; with the digest of its stored
+    /// bytes when known) to `batch`, moving the counters.
+    fn store_planned(&self, skey: Bytes, old: (Option<&DvvSet>, Option<Digest>), new: DvvSet, batch: &mut Batch) {
+        let (old, digest) = old;
         // With N = 1 every replica holds a tombstone as soon as it is written, so a key whose
         // every sibling is a tombstone is reaped at once. A cluster keeps it
         // until it is safe to reap (see `reap.rs`).
         let reap_now = !self.cfg.keep_tombstones && object::tombstone_only(&new);
         self.account(&skey, old, (!reap_now).then_some(&new));
         if reap_now {
-            batch.delete(skey, old);
+            batch.delete_known(skey, old, digest);
         } else {
-            batch.put(skey, codec::to_bytes(&new), old);
+            batch.put_known(skey, codec::to_bytes(&new), old, digest);
         }
     }
 

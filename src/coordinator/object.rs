@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+use super::feed::Digest;
 use crate::version::{DvvSet, Sibling, VersionVector};
 
 /// A key's state as read by the coordinator at `now_ms`.
@@ -13,6 +14,9 @@ use crate::version::{DvvSet, Sibling, VersionVector};
 pub struct Current {
     set: Option<DvvSet>,
     now_ms: u64,
+    /// The digest of the stored bytes the set was decoded from, when the coordinator computed it
+    /// (change feed on): what a change of this key reports as its `old`.
+    digest: Option<Digest>,
 }
 
 /// What a command wants done to a key.
@@ -48,7 +52,17 @@ pub enum Mutation {
 
 impl Current {
     pub(crate) fn new(set: Option<DvvSet>, now_ms: u64) -> Current {
-        Current { set, now_ms }
+        Current { set, now_ms, digest: None }
+    }
+
+    /// A state whose stored bytes' digest is known.
+    pub(crate) fn digested(set: Option<DvvSet>, now_ms: u64, digest: Option<Digest>) -> Current {
+        Current { set, now_ms, digest }
+    }
+
+    /// The digest of the stored bytes, when known.
+    pub(crate) fn stored_digest(&self) -> Option<Digest> {
+        self.digest
     }
 
     /// The sibling plain Redis commands see: the greatest (timestamp, dot) among *all* siblings —

@@ -55,6 +55,12 @@ impl Coordinator {
         }
     }
 
+    /// Whether `set` is a tombstone whose grace period is over now: it may be reaped as soon as
+    /// every other replica holds it or nothing (anti-entropy does not spread it any more).
+    pub fn past_grace(&self, set: &DvvSet) -> bool {
+        past_grace(set, self.clock.now_ms(), self.cfg.tombstone_grace_ms)
+    }
+
     /// Deletes a tombstone-only key (caller holds its lock and has checked it).
     fn remove_tombstone(&self, skey: &Bytes, stored: &DvvSet) -> Result<(), CoordError> {
         let mut batch = Batch::new(self.feed.on(), 1);

@@ -40,11 +40,6 @@ pub struct Writes {
 }
 
 impl Writes {
-    /// A sink that also keeps every version written, for replication.
-    pub fn capturing() -> Writes {
-        Writes { wrote: false, captured: Some(Vec::new()) }
-    }
-
     /// Starts keeping the versions written from now on (the cluster layer, before it runs a
     /// command as its keys' coordinator).
     pub fn start_capture(&mut self) {
@@ -61,6 +56,12 @@ impl Writes {
     /// durability commit. Resets.
     pub fn take_durable(&mut self) -> bool {
         std::mem::take(&mut self.wrote)
+    }
+
+    /// Records that the request changed stored data without a batch of key writes (`FLUSHALL`
+    /// clears the store): its reply waits for a durability commit.
+    pub(super) fn mark_written(&mut self) {
+        self.wrote = true;
     }
 
     /// Called by [`Coordinator::apply`] after a successful local write.
@@ -98,7 +99,7 @@ impl Coordinator {
     pub fn merge(&self, key: &[u8], incoming: &DvvSet) -> Result<Merged, CoordError> {
         let _guard = self.locks.lock_one(key);
         let skey = keys::storage_key(key);
-        let local = self.load(&skey)?;
+        let (local, digest) = self.load_digested(&skey)?;
         if let Some(ts) = incoming.siblings().map(|(_, s)| s.timestamp).max() {
             self.hlc.observe(ts);
         }
@@ -117,7 +118,7 @@ impl Coordinator {
             // Built only when something changed: a quorum read merges an unchanged copy on every
             // read, and that must not allocate.
             let mut batch = Batch::new(self.feed.on(), 1);
-            batch.put(skey, codec::to_bytes(&merged), Some(&local));
+            batch.put_known(skey, codec::to_bytes(&merged), Some(&local), digest);
             self.apply(batch, None)?;
         }
         Ok(Merged { set: merged, changed, sender_stale })
@@ -133,6 +134,16 @@ impl Coordinator {
             }
             let to = if to.is_empty() { None } else { Some(&to[..]) };
             out.extend(self.store.scan(Space::Data, from, to, limit - out.len())?);
+        }
+        Ok(out)
+    }
+
+    /// Every stored key in `[from, to)` with its encoded set, in storage order (a short range:
+    /// one anti-entropy segment).
+    pub fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Vec<(Bytes, Bytes)>, CoordError> {
+        let mut out = Vec::new();
+        for entry in crate::storage::scan_all(self.store.as_ref(), Space::Data, from, Some(to), 256) {
+            out.push(entry?);
         }
         Ok(out)
     }

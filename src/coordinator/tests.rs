@@ -207,7 +207,8 @@ fn writes_record_what_a_request_wrote_and_keep_versions_only_when_asked() {
     assert!(value(&c, "outside").is_some());
     assert!(!plain.take_durable(), "nothing written, nothing to wait for");
 
-    let mut w = Writes::capturing();
+    let mut w = Writes::default();
+    w.start_capture();
     put_in(&mut w, "a", "1");
     put_in(&mut w, "a", "2");
     put_in(&mut w, "b", "3");

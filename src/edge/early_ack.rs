@@ -20,7 +20,7 @@ use crate::resp::reply::Reply;
 /// covers; otherwise gives `args` back to be run normally.
 pub fn intercept(node: &Arc<Context>, s: &Session, args: Vec<Bytes>) -> Result<Reply, Vec<Bytes>> {
     let delay = node.config().debug_unsafe_early_ack_ms;
-    if delay == 0 || !s.authenticated || s.forwarded || !covered(&args) {
+    if delay == 0 || !s.authenticated || !covered(&args) {
         return Err(args);
     }
     let node = Arc::clone(node);

@@ -26,7 +26,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::cluster::messages::{Forward, HintedVersion, KeyVersion, Request, Response};
+use crate::antientropy;
+use crate::cluster::messages::{
+    Forward, HintedVersion, KeyVersion, Request, Response, HOLDS_NOTHING, HOLDS_OTHER, HOLDS_SAME,
+};
 use crate::cluster::Cluster;
 use crate::command::Context;
 use crate::command::Session;
@@ -43,7 +46,12 @@ pub async fn handle(
     request: &[u8],
     deadline: Option<Instant>,
 ) -> Bytes {
-    let response = match Request::decode(request) {
+    let decoded = Request::decode(request);
+    let is_aae = matches!(
+        decoded,
+        Ok(Request::AaeGroups(_) | Request::AaeRoots(_) | Request::AaeSegments(_) | Request::AaeKeys(_))
+    );
+    let response = match decoded {
         Ok(req) if fenced_kind(&req) => match deadline {
             Some(d) if Instant::now() >= d => {
                 cluster.stats.late_dropped.fetch_add(1, Ordering::Relaxed);
@@ -58,7 +66,11 @@ pub async fn handle(
             Response::Error(e.to_string())
         }
     };
-    response.encode()
+    let encoded = response.encode();
+    if let Some(ae) = node.antientropy.as_ref().filter(|_| is_aae) {
+        ae.count_answered(request.len(), encoded.len());
+    }
+    encoded
 }
 
 /// Requests whose effect depends on this node's state when they run (see the module docs).
@@ -126,7 +138,32 @@ async fn answer(node: &Arc<Context>, cluster: &Arc<Cluster>, from: SocketAddr, r
             Ok(reply) => Response::Gossip(reply),
             Err(e) => Response::Error(e.to_string()),
         },
+        Request::Holds(versions) => holds(coord, versions),
+        Request::AaeGroups(_) | Request::AaeRoots(_) | Request::AaeSegments(_) | Request::AaeKeys(_) => {
+            match node.antientropy.as_ref() {
+                Some(ae) => antientropy::answer(ae, coord, req),
+                None => Response::Error("ERR anti-entropy is not running on this node".into()),
+            }
+        }
     }
+}
+
+/// Per tombstone: whether this node stores that very set, nothing, or something else.
+fn holds(coord: &Coordinator, versions: Vec<KeyVersion>) -> Response {
+    let mut out = Vec::with_capacity(versions.len());
+    for v in versions {
+        let asked = match codec::decode(&v.set) {
+            Ok(s) => s,
+            Err(e) => return Response::Error(format!("undecodable version: {e}")),
+        };
+        out.push(match coord.local(&v.key) {
+            Ok(None) => HOLDS_NOTHING,
+            Ok(Some(set)) if set == asked => HOLDS_SAME,
+            Ok(Some(_)) => HOLDS_OTHER,
+            Err(e) => return Response::Error(e.to_string()),
+        });
+    }
+    Response::Holdings(out)
 }
 
 async fn replicate(cluster: &Arc<Cluster>, versions: Vec<KeyVersion>) -> Response {
@@ -199,7 +236,6 @@ async fn run_forwarded(
     cluster.stats.forwarded_in.fetch_add(1, Ordering::Relaxed);
     let laddr = node.addrs.first().copied().unwrap_or(from);
     let mut session = Session::new(ClientEntry::detached(from, laddr), true);
-    session.forwarded = true;
     session.consistency.r = f.r.map(|q| q as usize);
     session.consistency.w = f.w.map(|q| q as usize);
     session.consistency.strict = f.strict;

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use super::service;
+use crate::antientropy::{self, AaeSettings, AntiEntropy};
 use crate::clock::ClusterClock;
 use crate::cluster::messages::{Request, Response};
 use crate::cluster::{Cluster, ClusterSettings, Peer, Topology};
@@ -23,6 +24,7 @@ use crate::coordinator::Coordinator;
 use crate::membership::{BoxFuture, ClusterView, GossipConfig, GossipTransport, Health, LocalMember, Membership};
 use crate::net::Network;
 use crate::rpc::{Handler, LocalClock, PeerInfo, RpcClient, RpcConfig, RpcServer};
+use crate::storage::Snapshot;
 use crate::version::NodeId;
 use crate::workers::{Beat, Workers};
 
@@ -96,6 +98,10 @@ pub fn next_generation(dir: &Path) -> Result<u64, StartError> {
 pub struct Prepared {
     /// The cluster layer, to put into the node.
     pub cluster: Arc<Cluster>,
+    /// Anti-entropy, subscribed to the coordinator's feed; to put into the node.
+    pub antientropy: Arc<AntiEntropy>,
+    /// The store as it was when anti-entropy subscribed: its trees are built from it.
+    snapshot: Box<dyn Snapshot>,
     net: Arc<dyn Network>,
     rpc_cfg: RpcConfig,
     listen: SocketAddr,
@@ -151,6 +157,14 @@ pub fn prepare(
         reap_delay: Duration::from_millis(cfg.tombstone_reap_delay_ms),
     };
     let topology = topology_of(&membership.view(), cfg.replicas);
+    let aae = AaeSettings {
+        interval: Duration::from_millis(cfg.aae_interval_ms),
+        keys_per_sec: cfg.aae_keys_per_sec,
+        bytes_per_sec: cfg.aae_bytes_per_sec,
+        confirm_delay: Duration::from_millis(cfg.aae_confirm_ms),
+        rebuild_keys_per_sec: cfg.aae_rebuild_keys_per_sec,
+    };
+    let (antientropy, snapshot) = AntiEntropy::attach(aae, &coord);
     let cluster = Arc::new(Cluster::new(settings, topology, rpc, membership, coord, clock));
     let mut seeds = Vec::new();
     for s in &cfg.seeds {
@@ -163,7 +177,7 @@ pub fn prepare(
         }
     }
     cluster.set_ready(seeds.is_empty());
-    Ok(Prepared { cluster, net, rpc_cfg, listen, seeds, replicas: cfg.replicas })
+    Ok(Prepared { cluster, antientropy, snapshot, net, rpc_cfg, listen, seeds, replicas: cfg.replicas })
 }
 
 /// Starts the server, gossip and the topology updater; they stop when `shutdown` turns true.
@@ -183,6 +197,9 @@ pub async fn serve(
     workers.spawn("gossip", |beat| Arc::clone(&membership).run(seeds, stop, beat));
     let (cluster, stop) = (Arc::clone(&p.cluster), shutdown.clone());
     workers.spawn("hint_replay", |beat| crate::cluster::handoff::run(cluster, stop, beat));
+    let (cluster, stop, ae, snapshot) =
+        (Arc::clone(&p.cluster), shutdown.clone(), Arc::clone(&p.antientropy), p.snapshot);
+    workers.spawn("anti_entropy", |beat| antientropy::worker::run(ae, cluster, snapshot, stop, beat));
     // Seeds that never answer must not keep this node from serving for ever.
     let patience = p.cluster.settings().rpc_timeout.max(Duration::from_secs(1)) * 5;
     let (cluster, stop) = (Arc::clone(&p.cluster), shutdown.clone());

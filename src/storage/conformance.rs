@@ -53,6 +53,19 @@ fn check_store(store: &dyn Store) {
         assert_eq!(all, vec![b("b"), b("c"), b("d"), b("e")], "page {page}");
     }
 
+    // A snapshot keeps what was stored when it was taken, whatever is written after.
+    let snap = store.snapshot();
+    store
+        .write(&[Write::Put(D, b("c"), b("changed")), Write::Delete(D, b("d")), Write::Put(D, b("f"), b("6"))])
+        .unwrap();
+    assert_eq!(
+        snap.scan(D, b"c", Some(b"g"), 100).unwrap(),
+        vec![(b("c"), b("3")), (b("d"), b("4")), (b("e"), b("5"))]
+    );
+    assert_eq!(snap.scan(D, b"c", None, 1).unwrap(), vec![(b("c"), b("3"))]);
+    assert_eq!(store.scan(D, b"c", Some(b"g"), 100).unwrap().len(), 3);
+    drop(snap);
+
     store.flush().unwrap();
     store.sync().unwrap();
     store.clear().unwrap();

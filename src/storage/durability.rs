@@ -275,6 +275,9 @@ mod tests {
         fn compact(&self, space: Space) -> Result<(), StorageError> {
             self.inner.compact(space)
         }
+        fn snapshot(&self) -> Box<dyn crate::storage::Snapshot> {
+            self.inner.snapshot()
+        }
     }
 
     async fn commit_concurrently(d: &Arc<Durability>, writers: usize) {

@@ -10,9 +10,9 @@
 use std::path::Path;
 
 use bytes::Bytes;
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
-use super::{Space, StorageError, Store, Write};
+use super::{Snapshot, Space, StorageError, Store, Write};
 
 /// fjall-backed storage.
 pub struct FjallStore {
@@ -111,6 +111,33 @@ impl Store for FjallStore {
         ks.major_compact()?;
         Ok(())
     }
+
+    fn snapshot(&self) -> Box<dyn Snapshot> {
+        Box::new(FjallSnapshot { snapshot: self.db.snapshot(), spaces: self.spaces.clone() })
+    }
+}
+
+/// A fjall cross-keyspace snapshot with the keyspaces it reads.
+struct FjallSnapshot {
+    snapshot: fjall::Snapshot,
+    spaces: Vec<Keyspace>,
+}
+
+impl Snapshot for FjallSnapshot {
+    fn scan(
+        &self,
+        space: Space,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        let ks = &self.spaces[space as usize];
+        let iter = match to {
+            Some(to) => self.snapshot.range(ks, from..to),
+            None => self.snapshot.range(ks, from..),
+        };
+        collect(iter, limit)
+    }
 }
 
 fn scan(space: &Keyspace, from: &[u8], to: Option<&[u8]>, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
@@ -118,6 +145,10 @@ fn scan(space: &Keyspace, from: &[u8], to: Option<&[u8]>, limit: usize) -> Resul
         Some(to) => space.range(from..to),
         None => space.range(from..),
     };
+    collect(iter, limit)
+}
+
+fn collect(iter: fjall::Iter, limit: usize) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
     let mut out = Vec::new();
     for guard in iter.take(limit) {
         let (k, v) = guard.into_inner()?;

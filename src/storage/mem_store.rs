@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use super::{Space, StorageError, Store, Write};
+use super::{Snapshot, Space, StorageError, Store, Write};
 
 /// A volatile ordered map per space.
 #[derive(Debug, Default)]
@@ -53,13 +53,7 @@ impl Store for MemStore {
         to: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
-        let map = self.lock();
-        let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
-        Ok(map[space as usize]
-            .range::<[u8], _>((Bound::Included(from), upper))
-            .take(limit)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        Ok(range(&self.lock()[space as usize], from, to, limit))
     }
 
     fn flush(&self) -> Result<(), StorageError> {
@@ -79,6 +73,10 @@ impl Store for MemStore {
         0
     }
 
+    fn snapshot(&self) -> Box<dyn Snapshot> {
+        Box::new(MemSnapshot(self.lock().clone()))
+    }
+
     fn space_disk_space(&self, _space: Space) -> u64 {
         0
     }
@@ -86,4 +84,24 @@ impl Store for MemStore {
     fn compact(&self, _space: Space) -> Result<(), StorageError> {
         Ok(())
     }
+}
+
+/// A copy of the maps.
+struct MemSnapshot([BTreeMap<Bytes, Bytes>; 2]);
+
+impl Snapshot for MemSnapshot {
+    fn scan(
+        &self,
+        space: Space,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>, StorageError> {
+        Ok(range(&self.0[space as usize], from, to, limit))
+    }
+}
+
+fn range(map: &BTreeMap<Bytes, Bytes>, from: &[u8], to: Option<&[u8]>, limit: usize) -> Vec<(Bytes, Bytes)> {
+    let upper = to.map_or(Bound::Unbounded, Bound::Excluded);
+    map.range::<[u8], _>((Bound::Included(from), upper)).take(limit).map(|(k, v)| (k.clone(), v.clone())).collect()
 }

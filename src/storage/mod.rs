@@ -7,7 +7,8 @@
 //! and [`MemStore`] (a `BTreeMap`, for unit tests). A store holds named [`Space`]s: the node's
 //! own `data` and the `hints` it keeps for other nodes (hinted handoff, see `coordinator::hints`),
 //! written in the same atomic batches and journal, scanned and compacted on their own so that
-//! they never mix. Every scanner reads through [`scan_all`]. Durability policy (`fsync = no |
+//! they never mix. Every scanner reads through [`scan_all`]; a [`Snapshot`] is a frozen view for
+//! long, throttled scans (anti-entropy's tree rebuild). Durability policy (`fsync = no |
 //! everysec | always`, group commit) lives in [`durability`]; the data directory's [`format`]
 //! version is checked before anything is opened.
 
@@ -131,6 +132,22 @@ pub trait Store: Send + Sync + 'static {
     /// Rewrites a space so that the room taken by deleted keys is given back (blocking: call it
     /// off the async workers).
     fn compact(&self, space: Space) -> Result<(), StorageError>;
+
+    /// A consistent read-only view of the store as it is now; later writes do not show in it.
+    /// Keep it short-lived: it holds old data on disk until it is dropped.
+    fn snapshot(&self) -> Box<dyn Snapshot>;
+}
+
+/// A frozen view of a [`Store`] ([`Store::snapshot`]).
+pub trait Snapshot: Send + Sync {
+    /// Like [`Store::scan`], as of the moment the snapshot was taken.
+    fn scan(
+        &self,
+        space: Space,
+        from: &[u8],
+        to: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Bytes, Bytes)>, StorageError>;
 }
 
 /// Every entry of `space` with `from <= key < to`, in key order, read `page` entries at a time:

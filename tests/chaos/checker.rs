@@ -9,7 +9,8 @@
 //!   (else `lost`), and no value superseded by a write that surely happened — acknowledged, or
 //!   its own value observed — (else `stale`: an overwritten or deleted value came back).
 //! - [`convergence`]: every replica of every written key holds the same versions (`KV.LOCAL`,
-//!   a tombstone-only set counting as empty) within a bound; reports when that was reached.
+//!   a tombstone-only set counting as empty) within a bound; reports when that was reached. It
+//!   runs before any checker reads, so only anti-entropy (and hints) can have made them agree.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};

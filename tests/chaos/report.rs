@@ -80,9 +80,6 @@ pub struct RunReport {
     pub overwrite: OverwriteVerdict,
     pub mix: MixVerdict,
     pub convergence: Option<ConvergenceVerdict>,
-    /// The same comparison for the overwrite and mix keys, informational (not part of
-    /// [`RunReport::safe`]).
-    pub side_convergence: Option<ConvergenceVerdict>,
     pub hints_drained_secs: Option<f64>,
     pub healthy_after_secs: f64,
     pub phases: Vec<PhaseStats>,
@@ -250,12 +247,6 @@ impl RunReport {
             ),
             None => println!("convergence: not checked"),
         }
-        if let Some(c) = &self.side_convergence {
-            println!(
-                "   overwrite and mix keys (informational): {}/{} identical on all replicas after the R=N pass",
-                c.converged, c.keys
-            );
-        }
         println!(
             "{:<10} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
             "phase", "secs", "ops", "acked", "avail", "p50 ms", "p99 ms", "max ms"
@@ -285,9 +276,6 @@ impl RunReport {
         }
         for e in &self.diagnostics {
             println!("   (explain) {e}");
-        }
-        for e in self.side_convergence.iter().flat_map(|c| c.examples.iter().filter(|e| e.contains(" on n")).take(6)) {
-            println!("   (informational) {e}");
         }
     }
 
@@ -320,8 +308,6 @@ impl RunReport {
                 "rollback_by_phase": m.by_phase, "examples": m.examples},
             "convergence": self.convergence.as_ref().map(|c| json!({"keys": c.keys, "converged": c.converged,
                 "secs_after_heal": c.secs_after_heal, "examples": c.examples})),
-            "side_convergence": self.side_convergence.as_ref().map(|c| json!({"keys": c.keys,
-                "converged": c.converged, "examples": c.examples})),
             "hints_drained_secs": self.hints_drained_secs,
             "healthy_after_secs": self.healthy_after_secs,
             "errors": self.errors.iter().map(|(e, n)| json!({"error": e, "count": n})).collect::<Vec<_>>(),

@@ -227,6 +227,23 @@ impl Drop for Process {
     }
 }
 
+/// Empties a stopped node's data directory but for its identity: `node.id`, its restart counter
+/// and its dot-counter lease (a node must never issue a version counter twice) — a replaced disk.
+pub fn empty_but_identity(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if ["node.id", "node.generation", "dots.lease"].iter().any(|k| entry.file_name() == *k) {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+}
+
 /// Polls `check` until it is true or `secs` pass (then panics with `what`).
 pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
 where

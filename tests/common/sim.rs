@@ -106,6 +106,26 @@ impl SimCluster {
         self.nodes[i] = Some(NodeHandle::start_clocked(self.cfgs[i].clone(), Some(shared), clock).await.unwrap());
     }
 
+    /// Stops node `i`, empties its data directory but for its identity (`node.id`, its restart
+    /// counter and its dot-counter lease — a node must never issue a dot twice), and starts it
+    /// again: a replaced disk.
+    pub async fn wipe_node(&mut self, i: usize) {
+        self.stop_node(i).await;
+        super::empty_but_identity(&self.cfgs[i].dir);
+        self.restart_node(i).await;
+    }
+
+    /// What node `i` stores, as `key → digest of the stored version`.
+    pub fn stored(&self, i: usize) -> std::collections::BTreeMap<Vec<u8>, cartwheel::coordinator::Digest> {
+        self.node(i)
+            .coord
+            .scan(&[], 1_000_000)
+            .unwrap()
+            .into_iter()
+            .map(|(skey, cur)| (keys::user_key(&skey).to_vec(), cartwheel::coordinator::Digest::of(cur.set())))
+            .collect()
+    }
+
     /// The id of node `i`.
     pub fn id(&self, i: usize) -> NodeId {
         self.ids[i]

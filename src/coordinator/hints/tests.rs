@@ -117,6 +117,12 @@ fn bounds_drop_new_keys_and_say_so() {
     assert_eq!(c.store_hint(OTHER, b"c", &v).unwrap(), HintOutcome::Stored);
     assert_eq!(c.hint_stats().dropped.load(Ordering::Relaxed), 1);
 
+    // A bound of 0 keys keeps no hint at all, not even a target's first one.
+    let none = HintLimits { max_count: 0, ..HintLimits::default() };
+    let (c, _) = coord_with(Arc::new(MemStore::new()), none);
+    assert_eq!(c.store_hint(OWNER, b"a", &v).unwrap(), HintOutcome::Dropped);
+    assert!(c.hint_targets().is_empty());
+
     let small = HintLimits { max_bytes: 100, ..HintLimits::default() };
     let (c, _) = coord_with(Arc::new(MemStore::new()), small);
     let big = version(2, &"x".repeat(200), 10, None);
