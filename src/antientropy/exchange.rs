@@ -236,20 +236,23 @@ pub async fn exchange(
 
 async fn repair(talk: &mut Talk<'_>, confirmed: Vec<(Bytes, (u64, u64))>) -> Result<(), ExchangeError> {
     let coord = talk.cluster.coord();
-    let pull: Vec<Bytes> = confirmed.iter().filter(|(_, (_, there))| *there != 0).map(|(k, _)| k.clone()).collect();
+    // (key, whether this node held it when the difference was confirmed)
+    let pull: Vec<(Bytes, bool)> =
+        confirmed.iter().filter(|(_, (_, there))| *there != 0).map(|(k, (here, _))| (k.clone(), *here != 0)).collect();
     for chunk in pull.chunks(VERSIONS_PER_REQUEST) {
-        let sets = match talk.ask(Request::Fetch(chunk.to_vec())).await? {
+        let keys: Vec<Bytes> = chunk.iter().map(|(k, _)| k.clone()).collect();
+        let sets = match talk.ask(Request::Fetch(keys)).await? {
             Response::Sets(s) if s.len() == chunk.len() => s,
             _ => return Err(ExchangeError::Unexpected),
         };
-        for (key, set) in chunk.iter().zip(sets) {
+        for ((key, held), set) in chunk.iter().zip(sets) {
             let Some(bytes) = set else { continue };
             let Ok(set) = codec::decode(&bytes) else {
                 tracing::warn!(peer = %talk.addr, "anti-entropy: undecodable version from the peer");
                 continue;
             };
             // A tombstone about to be reaped there is not worth storing here if nothing is.
-            if coord.past_grace(&set) && coord.local(key)?.is_none() {
+            if !held && coord.past_grace(&set) {
                 continue;
             }
             if coord.merge(key, &set)?.changed {
@@ -265,10 +268,11 @@ async fn repair(talk: &mut Talk<'_>, confirmed: Vec<(Bytes, (u64, u64))>) -> Res
     let mut push = Vec::new();
     for (key, (_, there)) in &confirmed {
         let Some(set) = coord.local(key)? else { continue };
-        if Digest::of(Some(&set)).0 == *there || (*there == 0 && coord.past_grace(&set)) {
+        let bytes = codec::to_bytes(&set);
+        if Digest::of_bytes(&bytes).0 == *there || (*there == 0 && coord.past_grace(&set)) {
             continue;
         }
-        push.push(KeyVersion { key: key.clone(), set: codec::to_bytes(&set) });
+        push.push(KeyVersion { key: key.clone(), set: bytes });
     }
     for chunk in push.chunks(VERSIONS_PER_REQUEST) {
         match talk.ask(Request::Replicate(chunk.to_vec())).await? {

@@ -61,18 +61,6 @@ pub struct AaeSettings {
     pub rebuild_keys_per_sec: u64,
 }
 
-impl Default for AaeSettings {
-    fn default() -> Self {
-        AaeSettings {
-            interval: Duration::from_secs(5),
-            keys_per_sec: 20_000,
-            bytes_per_sec: 16 << 20,
-            confirm_delay: Duration::from_millis(1000),
-            rebuild_keys_per_sec: 200_000,
-        }
-    }
-}
-
 /// Counters for `INFO anti_entropy`.
 #[derive(Debug, Default)]
 pub struct AaeStats {

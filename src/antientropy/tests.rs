@@ -129,7 +129,13 @@ fn build(ae: &AntiEntropy, snapshot: Box<dyn crate::storage::Snapshot>) {
 }
 
 fn settings() -> AaeSettings {
-    AaeSettings { rebuild_keys_per_sec: u64::MAX / 2, ..AaeSettings::default() }
+    AaeSettings {
+        interval: std::time::Duration::ZERO,
+        keys_per_sec: 1000,
+        bytes_per_sec: 1 << 20,
+        confirm_delay: std::time::Duration::ZERO,
+        rebuild_keys_per_sec: u64::MAX / 2,
+    }
 }
 
 proptest! {

@@ -117,30 +117,14 @@ impl Batch {
         Batch { writes: Vec::with_capacity(capacity), olds: Vec::new(), feed }
     }
 
-    /// Stores `new` (encoded) under `skey`, replacing `old`.
-    pub(super) fn put(&mut self, skey: bytes::Bytes, new: bytes::Bytes, old: Option<&DvvSet>) {
-        self.push(Write::Put(Space::Data, skey, new), old, None);
-    }
-
-    /// [`Batch::put`] when the digest of the replaced bytes is known (`None`: compute it from
-    /// `old`).
-    pub(super) fn put_known(
-        &mut self,
-        skey: bytes::Bytes,
-        new: bytes::Bytes,
-        old: Option<&DvvSet>,
-        digest: Option<Digest>,
-    ) {
+    /// Stores `new` (encoded) under `skey`, replacing `old`; `digest`: the digest of the replaced
+    /// bytes when the caller read them (`None`: computed from `old` if the feed needs it).
+    pub(super) fn put(&mut self, skey: bytes::Bytes, new: bytes::Bytes, old: Option<&DvvSet>, digest: Option<Digest>) {
         self.push(Write::Put(Space::Data, skey, new), old, digest);
     }
 
-    /// Deletes `skey`, which held `old`.
-    pub(super) fn delete(&mut self, skey: bytes::Bytes, old: Option<&DvvSet>) {
-        self.push(Write::Delete(Space::Data, skey), old, None);
-    }
-
-    /// [`Batch::delete`] when the digest of the deleted bytes is known.
-    pub(super) fn delete_known(&mut self, skey: bytes::Bytes, old: Option<&DvvSet>, digest: Option<Digest>) {
+    /// Deletes `skey`, which held `old` (`digest` as for [`Batch::put`]).
+    pub(super) fn delete(&mut self, skey: bytes::Bytes, old: Option<&DvvSet>, digest: Option<Digest>) {
         self.push(Write::Delete(Space::Data, skey), old, digest);
     }
 

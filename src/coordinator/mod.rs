@@ -367,19 +367,10 @@ impl Coordinator {
         self.load(skey)
     }
 
-    /// The stored set under `skey` (caller holds the key's lock): from the row cache, else from
-    /// the store (unless the key filter rules it out), filling the cache.
+    /// The stored set under `skey` (caller holds the key's lock), decoded from
+    /// [`Coordinator::stored_bytes`].
     fn load(&self, skey: &[u8]) -> Result<Option<DvvSet>, CoordError> {
-        if let Some(hit) = self.cached(skey) {
-            return hit;
-        }
-        if !self.filter.may_contain(skey) {
-            self.cache.fill(skey, None);
-            return Ok(None);
-        }
-        let stored = self.store.get(Space::Data, skey)?;
-        self.cache.fill(skey, stored.as_ref());
-        match stored {
+        match self.stored_bytes(skey)? {
             Some(bytes) => Ok(Some(codec::decode(&bytes)?)),
             None => Ok(None),
         }
@@ -389,26 +380,29 @@ impl Coordinator {
     /// (what a change of the key reports as its `old`), so that planning need not encode the set
     /// again. The caller holds the key's lock.
     fn load_digested(&self, skey: &[u8]) -> Result<(Option<DvvSet>, Option<Digest>), CoordError> {
-        if !self.feed.on() {
-            return Ok((self.load(skey)?, None));
-        }
-        let bytes = match self.cache.get(skey) {
-            Cached::Present(b) => Some(b),
-            Cached::Absent => None,
-            Cached::Unknown if !self.filter.may_contain(skey) => {
-                self.cache.fill(skey, None);
-                None
-            }
-            Cached::Unknown => {
-                let stored = self.store.get(Space::Data, skey)?;
-                self.cache.fill(skey, stored.as_ref());
-                stored
-            }
-        };
+        let bytes = self.stored_bytes(skey)?;
+        let digest = self.feed.on().then(|| bytes.as_deref().map_or(Digest::ABSENT, Digest::of_bytes));
         match bytes {
-            Some(b) => Ok((Some(codec::decode(&b)?), Some(Digest::of_bytes(&b)))),
-            None => Ok((None, Some(Digest::ABSENT))),
+            Some(b) => Ok((Some(codec::decode(&b)?), digest)),
+            None => Ok((None, digest)),
         }
+    }
+
+    /// The stored bytes under `skey` (caller holds the key's lock): from the row cache, else from
+    /// the store (unless the key filter rules it out), filling the cache.
+    fn stored_bytes(&self, skey: &[u8]) -> Result<Option<Bytes>, CoordError> {
+        match self.cache.get(skey) {
+            Cached::Present(b) => return Ok(Some(b)),
+            Cached::Absent => return Ok(None),
+            Cached::Unknown => {}
+        }
+        if !self.filter.may_contain(skey) {
+            self.cache.fill(skey, None);
+            return Ok(None);
+        }
+        let stored = self.store.get(Space::Data, skey)?;
+        self.cache.fill(skey, stored.as_ref());
+        Ok(stored)
     }
 
     /// Moves the `DBSIZE`, per-slot, `expires` and tombstone counters from what `old` counted
@@ -514,9 +508,9 @@ impl Coordinator {
         let reap_now = !self.cfg.keep_tombstones && object::tombstone_only(&new);
         self.account(&skey, old, (!reap_now).then_some(&new));
         if reap_now {
-            batch.delete_known(skey, old, digest);
+            batch.delete(skey, old, digest);
         } else {
-            batch.put_known(skey, codec::to_bytes(&new), old, digest);
+            batch.put(skey, codec::to_bytes(&new), old, digest);
         }
     }
 
@@ -531,7 +525,7 @@ impl Coordinator {
             self.plan(skey.clone(), current, Mutation::Expired, now.saturating_mul(1000), &mut batch);
             self.apply(batch, w)?;
         } else {
-            batch.delete(skey.clone(), current.set());
+            batch.delete(skey.clone(), current.set(), current.stored_digest());
             self.apply(batch, w)?;
             self.account(skey, current.set(), None);
         }

@@ -64,7 +64,7 @@ impl Coordinator {
     /// Deletes a tombstone-only key (caller holds its lock and has checked it).
     fn remove_tombstone(&self, skey: &Bytes, stored: &DvvSet) -> Result<(), CoordError> {
         let mut batch = Batch::new(self.feed.on(), 1);
-        batch.delete(skey.clone(), Some(stored));
+        batch.delete(skey.clone(), Some(stored), None);
         self.apply(batch, None)?;
         self.account(skey, Some(stored), None);
         self.stats.tombstones_reaped.fetch_add(1, Ordering::Relaxed);

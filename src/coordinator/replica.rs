@@ -106,7 +106,7 @@ impl Coordinator {
         let Some(local) = local else {
             self.account(&skey, None, Some(incoming));
             let mut batch = Batch::new(self.feed.on(), 1);
-            batch.put(skey, codec::to_bytes(incoming), None);
+            batch.put(skey, codec::to_bytes(incoming), None, digest);
             self.apply(batch, None)?;
             return Ok(Merged { set: incoming.clone(), changed: true, sender_stale: false });
         };
@@ -118,7 +118,7 @@ impl Coordinator {
             // Built only when something changed: a quorum read merges an unchanged copy on every
             // read, and that must not allocate.
             let mut batch = Batch::new(self.feed.on(), 1);
-            batch.put_known(skey, codec::to_bytes(&merged), Some(&local), digest);
+            batch.put(skey, codec::to_bytes(&merged), Some(&local), digest);
             self.apply(batch, None)?;
         }
         Ok(Merged { set: merged, changed, sender_stale })
