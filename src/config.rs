@@ -135,6 +135,11 @@ pub struct Config {
     pub aae_confirm_ms: u64,
     /// Anti-entropy: keys per second read while the trees are rebuilt at start.
     pub aae_rebuild_keys_per_sec: u64,
+    /// Offloading: look for data of slots this node does not replicate (and hand it to their
+    /// replicas) every this many ms (0: never).
+    pub offload_interval_ms: u64,
+    /// Offloading: keys handed over per second at most.
+    pub offload_keys_per_sec: u64,
     /// **Deliberately unsafe, for the fault-injection checker's self-test only.** When above 0,
     /// a client's plain `SET key value` and `KV.PUT` are answered `+OK` at once and performed
     /// this many ms later from an in-memory queue — acknowledged before W replicas (before any),
@@ -191,6 +196,8 @@ impl Default for Config {
             aae_bytes_per_sec: 16 << 20,
             aae_confirm_ms: 1000,
             aae_rebuild_keys_per_sec: 200_000,
+            offload_interval_ms: 10_000,
+            offload_keys_per_sec: 10_000,
             debug_unsafe_early_ack_ms: 0,
         }
     }
@@ -384,6 +391,9 @@ impl Config {
         }
         if self.aae_keys_per_sec == 0 || self.aae_bytes_per_sec == 0 || self.aae_rebuild_keys_per_sec == 0 {
             return bad("aae-keys-per-sec, aae-bytes-per-sec and aae-rebuild-keys-per-sec must be at least 1");
+        }
+        if self.offload_keys_per_sec == 0 {
+            return bad("offload-keys-per-sec must be at least 1");
         }
         if self.zone.len() > 64 || self.cluster_name.is_empty() || self.cluster_name.len() > 64 {
             return bad("zone must be at most 64 bytes and cluster-name 1 to 64 bytes");

@@ -19,7 +19,9 @@
 //! 3. [`command`] — the command table and one file per command family; handlers take a
 //!    [`command::Context`] and return [`resp::reply::Reply`] values, never touching the socket.
 //! 4. [`cluster`] — quorum writes and reads with read repair, hinted handoff delivery, tombstone
-//!    reaps, cluster-wide keyspace commands, the wire messages. Absent on a standalone node.
+//!    reaps, cluster-wide keyspace commands, the wire messages; when a node may coordinate (its
+//!    view of the members confirmed: `cluster::join`) and offloading of data it does not
+//!    replicate. Absent on a standalone node.
 //! 5. [`peer`] — the other side of [`cluster`]: the service answering peers' typed requests, and
 //!    the start of a node's cluster part (RPC server, gossip, workers).
 //!    [`antientropy`] beside it: Merkle (Tictac) trees per slot folded from the change feed, and
@@ -31,7 +33,8 @@
 //!    in-memory implementations, fsync policy, the data directory's format version.
 //! 9. [`ring`] — pure: vnode tokens, slots, preference lists.
 //! 10. [`rpc`] over [`net`] — node-to-node transport: authenticated, multiplexed, TCP or simulated.
-//! 11. [`membership`] — gossip, failure detector, `CLUSTER MEET`/`FORGET`; publishes the view.
+//! 11. [`membership`] — gossip, failure detector, `CLUSTER MEET`/`FORGET`; publishes the view;
+//!     saves the members (`dir/members`) and confirms a restarted node's view before it places keys.
 //!
 //! [`node`] is the composition root: it builds the pieces from a [`config::Config`] and nothing
 //! imports it. [`clock`] is the wall-clock seam (TTLs, cluster time); [`telemetry`] is the logger

@@ -90,6 +90,8 @@ impl NodeHandle {
             None => clock,
         };
         check_format(&cfg.dir)?;
+        // A data directory without an identity yet is new (see `cluster_start::starting_view`).
+        let new_identity = !cfg.dir.join("node.id").exists();
         let node_id = load_node_id(&cfg.dir)?;
         let store: Arc<dyn Store> = Arc::new(FjallStore::open(&cfg.dir, cfg.cache_size_mb << 20)?);
         let durability = Durability::start(Arc::clone(&store), cfg.fsync);
@@ -122,10 +124,18 @@ impl NodeHandle {
             (Some(cluster_clock), Some(&client)) => {
                 let simulated = net.is_some();
                 let net: Arc<dyn Network> = net.unwrap_or_else(|| Arc::new(TcpNetwork::new()));
-                Some(cluster_start::prepare(&cfg, node_id, client, Arc::clone(&coord), net, simulated, cluster_clock)?)
+                let coord = Arc::clone(&coord);
+                Some(cluster_start::prepare(&cfg, node_id, new_identity, client, coord, net, simulated, cluster_clock)?)
             }
             _ => None,
         };
+        if !cfg.cluster_enabled && new_identity {
+            // A cluster of one: started later with `--cluster` and no seeds, this node is the
+            // first node of a cluster (a directory from before the members file existed is not
+            // known to be alone, so it gets no file).
+            crate::membership::saved::store(&cfg.dir, node_id, 0, &crate::membership::Saved::default())
+                .map_err(crate::peer::start::StartError::from)?;
+        }
         let cluster = prepared.as_ref().map(|p| (Arc::clone(&p.cluster), Arc::clone(&p.antientropy)));
         let tasks = TaskTracker::new();
         let workers = Arc::new(Workers::new(tasks.clone()));

@@ -11,9 +11,40 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
+
+/// The pace of a worker that wakes every `period` until its node shuts down: a tick that comes
+/// late is delayed, not bunched with the next.
+pub struct Pace {
+    tick: tokio::time::Interval,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Pace {
+    /// Every `period` (the first tick at once) until `shutdown` turns true.
+    pub fn every(period: Duration, shutdown: watch::Receiver<bool>) -> Pace {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Pace { tick, shutdown }
+    }
+
+    /// Waits for the next tick; false once the node shuts down (then the worker returns).
+    pub async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.tick.tick() => {}
+            _ = self.shutdown.changed() => return false,
+        }
+        !*self.shutdown.borrow()
+    }
+
+    /// Resolves when the node shuts down (to cut a round short).
+    pub async fn stopped(&mut self) {
+        let _ = self.shutdown.wait_for(|s| *s).await;
+    }
+}
 
 /// One worker's public state.
 #[derive(Debug)]

@@ -143,7 +143,7 @@ async fn forwarded(c: &ProcessCluster) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_with_the_wrong_secret_cannot_join() {
+async fn a_node_with_the_wrong_secret_cannot_join_nor_coordinate_and_says_why() {
     let c = ProcessCluster::start(2, "").await;
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
@@ -167,6 +167,13 @@ async fn a_node_with_the_wrong_secret_cannot_join() {
         .unwrap();
     let known: String = redis::cmd("CLUSTER").arg("NODES").query_async(&mut s).await.unwrap();
     assert_eq!(known.lines().count(), 1, "the stranger learns nobody: {known}");
+    // It never coordinates as a cluster of one (it used to, 5 s after it started), and says why.
+    let url = format!("redis://127.0.0.9:{port}/");
+    common::refuses_for(&url, 5).await;
+    let info = common::info_cluster(&url).await;
+    assert_eq!(info["cluster_state_reason"], "not_joined");
+    let why = &info["cluster_not_coordinating_because"];
+    assert!(why.contains(&seed) && why.contains("last failed exchange"), "{why}");
     drop(stranger);
 }
 
@@ -229,7 +236,7 @@ async fn every_node_lists_its_cluster_workers() {
             let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("worker_")?.split(':').next()).collect();
             assert_eq!(
                 names,
-                ["gossip", "hint_replay", "anti_entropy", "join", "topology", "rates", "expiry_sweep"],
+                ["gossip", "hint_replay", "offload", "anti_entropy", "join", "topology", "rates", "expiry_sweep"],
                 "node {i}"
             );
             // Joining is done once the node coordinates (the cluster converged before this);

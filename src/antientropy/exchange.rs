@@ -277,6 +277,8 @@ async fn repair(talk: &mut Talk<'_>, confirmed: Vec<(Bytes, (u64, u64))>) -> Res
     for chunk in push.chunks(VERSIONS_PER_REQUEST) {
         match talk.ask(Request::Replicate(chunk.to_vec())).await? {
             Response::Ack => talk.out.pushed += chunk.len() as u64,
+            // The peer refused the keys of slots it does not hold in its view (views differ).
+            Response::Stored(taken) => talk.out.pushed += taken.iter().filter(|t| **t).count() as u64,
             _ => return Err(ExchangeError::Unexpected),
         }
     }

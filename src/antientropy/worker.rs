@@ -11,7 +11,7 @@ use super::exchange::{exchange, ExchangeError, Outcome};
 use super::AntiEntropy;
 use crate::cluster::{Cluster, Peer};
 use crate::storage::Snapshot;
-use crate::workers::Beat;
+use crate::workers::{Beat, Pace};
 
 /// Runs until `shutdown` turns true.
 pub async fn run(
@@ -30,17 +30,9 @@ pub async fn run(
         return;
     }
     let mut bytes = Budget::new(ae.settings.bytes_per_sec);
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pace = Pace::every(interval, shutdown);
     let mut turn = 0usize;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        if *shutdown.borrow() {
-            return;
-        }
+    while pace.next().await {
         if cluster.ready() {
             let peers = partners(&cluster);
             if !peers.is_empty() {
@@ -48,7 +40,7 @@ pub async fn run(
                 turn = turn.wrapping_add(1);
                 tokio::select! {
                     _ = exchange_with(&ae, &cluster, peer, &mut bytes) => {}
-                    _ = shutdown.changed() => return,
+                    _ = pace.stopped() => return,
                 }
             }
         }

@@ -6,6 +6,10 @@
 //! - [`read`] — gathers R replicas' versions before a read runs, merges them, repairs the stale.
 //! - [`handoff`] — delivers the hints this node keeps to their targets when they are back;
 //!   `reap` deletes tombstones every replica acknowledged.
+//! - [`join`] — when this node may coordinate: its view of the members confirmed, its peers'
+//!   clocks in.
+//! - [`offload`] — hands data of slots this node does not replicate to their replicas, then drops
+//!   it (a stray copy heals by itself).
 //! - [`keyspace`] — cluster-wide `SCAN`, `KEYS`, `DBSIZE`, `FLUSHALL`, `COUNTKEYSINSLOT`.
 //! - [`messages`], [`quorum`] — the wire messages and the quorum arithmetic (pure).
 //!
@@ -13,8 +17,10 @@
 //! locally (the cluster of one), on exactly the same coordinator.
 
 pub mod handoff;
+pub mod join;
 pub mod keyspace;
 pub mod messages;
+pub mod offload;
 pub mod quorum;
 pub mod read;
 mod reap;
@@ -53,6 +59,11 @@ pub struct ClusterSettings {
     pub hint_replay_rate: u32,
     /// Wait between all N replicas acknowledging a tombstone and reaping it.
     pub reap_delay: Duration,
+    /// How often the offload worker looks for data of slots this node does not replicate (zero:
+    /// never).
+    pub offload_interval: Duration,
+    /// Keys per second handed over by the offload worker at most.
+    pub offload_rate: u64,
 }
 
 /// Counters for `INFO cluster` / `INFO cartwheel`.
@@ -93,6 +104,20 @@ pub struct ClusterStats {
     /// Requests from other nodes dropped unrun because they arrived after their sender's deadline
     /// (the late-request fence, `service.rs`).
     pub late_dropped: AtomicU64,
+    /// Replicated versions refused because this node holds no replica of their slot in its view
+    /// (the sender's view differed).
+    pub replica_writes_refused: AtomicU64,
+    /// Slots holding data here that this node does not replicate, at the end of the last offload
+    /// pass (a gauge).
+    pub offload_slots_pending: AtomicU64,
+    /// Offload passes run.
+    pub offload_passes: AtomicU64,
+    /// Versions sent to their slots' replicas by the offload worker.
+    pub offload_keys_sent: AtomicU64,
+    /// Copies dropped here once every replica of their slot held them.
+    pub offload_keys_dropped: AtomicU64,
+    /// Versions some replica refused (its view differs); they stay here for a later pass.
+    pub offload_keys_refused: AtomicU64,
 }
 
 /// A request to one peer failed.

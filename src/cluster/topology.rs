@@ -16,8 +16,12 @@ use crate::version::NodeId;
 pub struct Peer {
     /// What the member gossips about itself: id, addresses, zone, weight, vnodes, generation.
     pub member: LocalMember,
-    /// This node's local view: not suspected (routing skips unhealthy replicas).
+    /// Whether requests may be sent to it: alive and serving (a member whose view of the cluster
+    /// is not confirmed yet declares itself joining and is routed around). Routing skips unhealthy
+    /// replicas.
     pub healthy: bool,
+    /// This node's local view: not suspected, not reported down (whether it serves or not).
+    pub alive: bool,
     /// Reported down cluster-wide (several members agree): `fail` in `CLUSTER NODES`.
     pub failed: bool,
 }
@@ -28,6 +32,9 @@ pub struct Topology {
     epoch: u64,
     peers: Vec<Peer>,
     ring: Ring,
+    /// A fingerprint of what placement depends on: the members' ids, zones, weights and vnodes,
+    /// and N (not health, addresses or generations).
+    placement: u64,
 }
 
 impl Topology {
@@ -35,7 +42,7 @@ impl Topology {
     pub fn new(me: NodeId, epoch: u64, mut peers: Vec<Peer>, replicas: usize) -> Topology {
         peers.sort_by_key(|p| p.member.id);
         peers.dedup_by(|a, b| a.member.id == b.member.id);
-        let placements = peers
+        let placements: Vec<Placement> = peers
             .iter()
             .map(|p| Placement {
                 id: p.member.id,
@@ -44,12 +51,18 @@ impl Topology {
                 vnodes: p.member.vnodes,
             })
             .collect();
+        let placement = {
+            use std::hash::{Hash, Hasher};
+            let mut h = siphasher::sip::SipHasher13::new();
+            (&placements, replicas).hash(&mut h);
+            h.finish()
+        };
         let ring = Ring::new(placements, replicas).unwrap_or_else(|e| {
             // Only possible with absurd settings (validated away); routing then answers NOQUORUM.
             tracing::error!(error = %e, "cannot build the ring; no slot has a replica");
             Ring::empty()
         });
-        Topology { me, epoch, peers, ring }
+        Topology { me, epoch, peers, ring, placement }
     }
 
     /// This node's id.
@@ -60,6 +73,12 @@ impl Topology {
     /// Changes whenever membership published a change.
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Changes whenever placement may have changed: a member joined or was forgotten, changed its
+    /// zone, weight or vnodes (health and addresses do not count).
+    pub fn placement(&self) -> u64 {
+        self.placement
     }
 
     /// Every member, sorted by id.

@@ -243,7 +243,8 @@ impl Cluster {
             let n = entries.len();
             let stored = match this.call(addr, &req).await {
                 Ok(Response::Ack) if !hinted => vec![true; n],
-                Ok(Response::Stored(s)) if hinted && s.len() == n => s,
+                // Per version: a replica refuses those of slots it does not hold in its view.
+                Ok(Response::Stored(s)) if s.len() == n => s,
                 Ok(_) => vec![false; n],
                 Err(e) => {
                     tracing::debug!(peer = %addr, error = %e, "replicated write not acknowledged");

@@ -32,7 +32,7 @@ pub(super) async fn cluster(node: &Context, a: &[Bytes]) -> Reply {
     if is(sub, "myid") {
         Reply::bulk_string(topo.me().to_hex())
     } else if is(sub, "info") {
-        Reply::Verbatim(Bytes::from(info(c, &topo, !node.config().seeds.is_empty())))
+        Reply::Verbatim(Bytes::from(info(c, &topo)))
     } else if is(sub, "nodes") {
         Reply::Verbatim(Bytes::from(nodes(&topo)))
     } else if is(sub, "slots") {
@@ -65,11 +65,11 @@ fn slot_arg(arg: &[u8]) -> Result<u16, Reply> {
     }
 }
 
-fn info(c: &Cluster, topo: &Topology, has_seeds: bool) -> String {
+fn info(c: &Cluster, topo: &Topology) -> String {
     let pfail = topo.peers().iter().filter(|p| !p.healthy && !p.failed).count();
     let fail = topo.peers().iter().filter(|p| p.failed).count();
     let s = c.settings();
-    let state = cluster_state::of(topo, s.write_quorum, has_seeds);
+    let state = cluster_state::of(topo, s.write_quorum, cluster_state::Joined::of(c));
     let lines = [
         format!("cluster_state:{}", state.state()),
         format!("cluster_state_reason:{}", state.reason.as_str()),

@@ -1,13 +1,16 @@
 //! `cluster_state` as Redis Cluster means it: `ok` when this node can serve every slot, `fail`
 //! when it cannot — here, when for some slot fewer than W of its N replicas are live in this
-//! node's failure-detector view (so a write there cannot reach its quorum), or when the node has
-//! not joined its cluster (it has seeds but knows no other member: unreachable seeds, a wrong
-//! `cluster-secret`, a refused `replicas`). Read by `CLUSTER INFO` and `INFO cluster`.
+//! node's failure-detector view (so a write there cannot reach its quorum), or when the node does
+//! not coordinate yet (`peer/join.rs`): it knows no member that serves (unreachable seeds, a wrong
+//! `cluster-secret`, a refused `replicas`: `not_joined`), it has not confirmed the membership it
+//! saved (`view_unconfirmed`), or it waits for its peers' clocks (`waiting_for_clocks`). Read by
+//! `CLUSTER INFO` and `INFO cluster`.
 //!
 //! Sloppy quorum may still complete a write through fallback nodes when a slot has lost its
 //! quorum of primaries; the state reports the primaries, which hold the data and coordinate.
 
-use crate::cluster::Topology;
+use crate::cluster::{Cluster, Topology};
+use crate::membership::ViewState;
 use crate::storage::keys::SLOTS;
 
 /// Why the state is what it is (`cluster_state_reason`).
@@ -15,8 +18,13 @@ use crate::storage::keys::SLOTS;
 pub enum Reason {
     /// Every slot has W live replicas.
     Ok,
-    /// Started with seeds, and no other member is known.
+    /// Not coordinating: no member that serves confirmed this node's view yet (it started knowing
+    /// none: a new node whose seeds do not answer, a wrong secret…).
     NotJoined,
+    /// Not coordinating: confirming the membership it saved before it restarted.
+    ViewUnconfirmed,
+    /// Not coordinating: the view is confirmed, the peers' clocks are not in yet.
+    WaitingForClocks,
     /// Some slots have fewer than W live replicas.
     NoWriteQuorum,
 }
@@ -27,6 +35,8 @@ impl Reason {
         match self {
             Reason::Ok => "ok",
             Reason::NotJoined => "not_joined",
+            Reason::ViewUnconfirmed => "view_unconfirmed",
+            Reason::WaitingForClocks => "waiting_for_clocks",
             Reason::NoWriteQuorum => "no_write_quorum",
         }
     }
@@ -59,11 +69,34 @@ impl ClusterState {
     }
 }
 
-/// The state of `topo` with write quorum `write_quorum` (clamped to N); `has_seeds` says whether
-/// this node was started to join others.
-pub fn of(topo: &Topology, write_quorum: usize, has_seeds: bool) -> ClusterState {
-    if has_seeds && topo.peers().len() <= 1 {
-        return ClusterState { reason: Reason::NotJoined, slots_ok: 0, slots_degraded: 0 };
+/// Whether this node coordinates, and if not, how far its view is confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// It coordinates.
+    Ready,
+    /// It does not yet; its view stands so.
+    Not(ViewState),
+}
+
+impl Joined {
+    /// Of a cluster node.
+    pub fn of(c: &Cluster) -> Joined {
+        if c.ready() {
+            Joined::Ready
+        } else {
+            Joined::Not(c.membership().join_report().view)
+        }
+    }
+}
+
+/// The state of `topo` with write quorum `write_quorum` (clamped to N), for a node `joined` so.
+pub fn of(topo: &Topology, write_quorum: usize, joined: Joined) -> ClusterState {
+    let not = |reason| ClusterState { reason, slots_ok: 0, slots_degraded: 0 };
+    match joined {
+        Joined::Ready => {}
+        Joined::Not(ViewState::Unknown) => return not(Reason::NotJoined),
+        Joined::Not(ViewState::Saved) => return not(Reason::ViewUnconfirmed),
+        Joined::Not(ViewState::Confirmed) => return not(Reason::WaitingForClocks),
     }
     let n = topo.replicas();
     let w = write_quorum.clamp(1, n.max(1));
@@ -102,7 +135,7 @@ mod tests {
             generation: 1,
             replicas: 3,
         };
-        Peer { member, healthy, failed: !healthy }
+        Peer { member, healthy, alive: healthy, failed: !healthy }
     }
 
     fn topo(up: &[bool]) -> Topology {
@@ -112,19 +145,25 @@ mod tests {
 
     #[test]
     fn every_slot_needs_w_live_replicas() {
-        let all = of(&topo(&[true, true, true]), 2, true);
+        let all = of(&topo(&[true, true, true]), 2, Joined::Ready);
         assert_eq!((all.state(), all.slots_ok, all.slots_degraded), ("ok", 16384, 0));
-        let one_down = of(&topo(&[true, true, false]), 2, true);
+        let one_down = of(&topo(&[true, true, false]), 2, Joined::Ready);
         assert_eq!((one_down.state(), one_down.slots_ok, one_down.slots_degraded), ("ok", 16384, 16384));
-        let two_down = of(&topo(&[true, false, false]), 2, true);
+        let two_down = of(&topo(&[true, false, false]), 2, Joined::Ready);
         assert_eq!((two_down.reason, two_down.slots_ok, two_down.slots_fail()), (Reason::NoWriteQuorum, 0, 16384));
-        assert_eq!(of(&topo(&[true, false, false]), 1, true).state(), "ok", "W=1 needs one replica");
+        assert_eq!(of(&topo(&[true, false, false]), 1, Joined::Ready).state(), "ok", "W=1 needs one replica");
     }
 
     #[test]
-    fn a_node_alone_is_whole_unless_it_was_meant_to_join() {
-        assert_eq!(of(&topo(&[true]), 2, false).state(), "ok", "a cluster of one: N and W clamp to 1");
-        let lost = of(&topo(&[true]), 2, true);
-        assert_eq!((lost.reason, lost.slots_ok), (Reason::NotJoined, 0));
+    fn a_node_alone_is_whole_once_it_coordinates_and_says_why_it_does_not() {
+        assert_eq!(of(&topo(&[true]), 2, Joined::Ready).state(), "ok", "a cluster of one: N and W clamp to 1");
+        for (view, reason) in [
+            (ViewState::Unknown, Reason::NotJoined),
+            (ViewState::Saved, Reason::ViewUnconfirmed),
+            (ViewState::Confirmed, Reason::WaitingForClocks),
+        ] {
+            let s = of(&topo(&[true, true, true]), 2, Joined::Not(view));
+            assert_eq!((s.state(), s.reason, s.slots_ok), ("fail", reason, 0));
+        }
     }
 }

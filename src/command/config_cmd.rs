@@ -46,6 +46,8 @@ fn params(cfg: &Config, node: &Context) -> Vec<(&'static str, String)> {
         ("aae-bytes-per-sec", cfg.aae_bytes_per_sec.to_string()),
         ("aae-confirm-ms", cfg.aae_confirm_ms.to_string()),
         ("aae-rebuild-keys-per-sec", cfg.aae_rebuild_keys_per_sec.to_string()),
+        ("offload-interval-ms", cfg.offload_interval_ms.to_string()),
+        ("offload-keys-per-sec", cfg.offload_keys_per_sec.to_string()),
         ("io-threads", "1".into()),
     ]
 }

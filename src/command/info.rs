@@ -176,9 +176,16 @@ fn render(node: &Context, section: &str, o: &mut String) {
             Some(c) => {
                 let topo = c.topology();
                 kv("cluster_enabled", &1);
-                let state = super::cluster_state::of(&topo, c.settings().write_quorum, !cfg.seeds.is_empty());
+                let joined = super::cluster_state::Joined::of(c);
+                let state = super::cluster_state::of(&topo, c.settings().write_quorum, joined);
                 kv("cluster_state", &state.state());
                 kv("cluster_state_reason", &state.reason.as_str());
+                kv("cluster_coordinating", &u8::from(c.ready()));
+                let report = c.membership().join_report();
+                kv("cluster_view", &report.view.as_str());
+                if !c.ready() {
+                    kv("cluster_not_coordinating_because", &crate::cluster::join::not_ready_reason(c, &cfg.seeds));
+                }
                 kv("cluster_slots_ok", &state.slots_ok);
                 kv("cluster_slots_fail", &state.slots_fail());
                 kv("cluster_members_refused", &c.membership().stats().members_refused);
@@ -264,6 +271,12 @@ fn render(node: &Context, section: &str, o: &mut String) {
                     kv("tombstone_reaps_deferred", &load(&st.reaps_deferred));
                     kv("tombstone_grace_reaps_confirmed", &load(&st.grace_reaps_confirmed));
                     kv("tombstone_grace_reaps_refused", &load(&st.grace_reaps_refused));
+                    kv("replica_writes_refused", &load(&st.replica_writes_refused));
+                    kv("offload_slots_pending", &load(&st.offload_slots_pending));
+                    kv("offload_passes", &load(&st.offload_passes));
+                    kv("offload_keys_sent", &load(&st.offload_keys_sent));
+                    kv("offload_keys_dropped", &load(&st.offload_keys_dropped));
+                    kv("offload_keys_refused", &load(&st.offload_keys_refused));
                 }
             }
             let hs = coord.hint_stats();
@@ -274,6 +287,7 @@ fn render(node: &Context, section: &str, o: &mut String) {
             kv("hints_delivered", &hs.delivered.load(Ordering::Relaxed));
             kv("hints_dropped", &hs.dropped.load(Ordering::Relaxed));
             kv("hints_expired", &hs.expired.load(Ordering::Relaxed));
+            kv("hints_moved", &hs.moved.load(Ordering::Relaxed));
             kv("hints_disk_bytes", &coord.hints_disk_space());
             let now = coord.now_ms();
             let topo = node.cluster.as_ref().map(|c| c.topology());

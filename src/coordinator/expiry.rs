@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use super::Coordinator;
 use crate::storage::keys;
 use crate::version::DvvSet;
-use crate::workers::Beat;
+use crate::workers::{Beat, Pace};
 
 /// Decides which tombstones past their grace period may be reaped now.
 pub trait ReapGate: Send + Sync {
@@ -43,20 +43,12 @@ pub async fn run_sweeper(
     period: Duration,
     keys_per_tick: usize,
     gate: Option<Arc<dyn ReapGate>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     beat: Beat,
 ) {
     let mut cursor: Vec<u8> = Vec::new();
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        if *shutdown.borrow() {
-            return;
-        }
+    let mut pace = Pace::every(period, shutdown);
+    while pace.next().await {
         match sweep_page_deferring(&coord, &cursor, keys_per_tick, gate.is_some()) {
             Ok((next, candidates)) => {
                 cursor = next.unwrap_or_default();

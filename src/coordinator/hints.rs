@@ -59,6 +59,9 @@ pub struct HintStats {
     pub dropped: AtomicU64,
     /// Hints discarded because they outlived the age bound.
     pub expired: AtomicU64,
+    /// Hints moved to other targets because theirs no longer holds a replica of the key (the
+    /// ring changed, or the target was forgotten).
+    pub moved: AtomicU64,
 }
 
 /// What storing a hint did.
@@ -317,6 +320,16 @@ impl Coordinator {
         let removed = self.remove_hint_if_unchanged(hint)?;
         if removed {
             self.hints.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(removed)
+    }
+
+    /// Removes a hint whose version now sits elsewhere (merged here, or hinted for the key's
+    /// current replicas), if unchanged since read.
+    pub fn hint_moved(&self, hint: &Hint) -> Result<bool, CoordError> {
+        let removed = self.remove_hint_if_unchanged(hint)?;
+        if removed {
+            self.hints.stats.moved.fetch_add(1, Ordering::Relaxed);
         }
         Ok(removed)
     }

@@ -22,6 +22,7 @@ mod filter;
 mod hints;
 pub mod locks;
 mod object;
+mod offload;
 mod reap;
 mod replica;
 
@@ -124,6 +125,8 @@ pub struct Coordinator {
     stats: CoordStats,
     /// Live keys per slot (`CLUSTER COUNTKEYSINSLOT`, cluster-wide `DBSIZE`).
     slot_keys: Box<[AtomicI64]>,
+    /// Stored keys per slot, tombstone-only ones included (which slots offloading looks at).
+    slot_stored: Box<[AtomicI64]>,
     /// Per-target totals of the hints this node holds.
     hints: hints::HintBook,
     /// Every dot counter issued so far is at most its floor.
@@ -154,6 +157,7 @@ impl Coordinator {
             locks: KeyLocks::new(4096),
             stats: CoordStats::default(),
             slot_keys: (0..usize::from(keys::SLOTS)).map(|_| AtomicI64::new(0)).collect(),
+            slot_stored: (0..usize::from(keys::SLOTS)).map(|_| AtomicI64::new(0)).collect(),
             hints: hints::HintBook::default(),
             feed: Feed::default(),
         };
@@ -172,6 +176,7 @@ impl Coordinator {
             volatile += i64::from(object::volatile(&set));
             tombstones += i64::from(object::tombstone_only(&set));
             self.slot_counter(&k).fetch_add(i64::from(object::present(&set)), Ordering::Relaxed);
+            self.slot_stored[slot_index(&k)].fetch_add(1, Ordering::Relaxed);
         }
         self.stats.live_keys.store(live, Ordering::Relaxed);
         self.stats.volatile_keys.store(volatile, Ordering::Relaxed);
@@ -330,7 +335,7 @@ impl Coordinator {
         self.stats.live_keys.store(0, Ordering::Relaxed);
         self.stats.volatile_keys.store(0, Ordering::Relaxed);
         self.stats.tombstones.store(0, Ordering::Relaxed);
-        for c in self.slot_keys.iter() {
+        for c in self.slot_keys.iter().chain(self.slot_stored.iter()) {
             c.store(0, Ordering::Relaxed);
         }
         Ok(())
@@ -414,14 +419,17 @@ impl Coordinator {
             self.stats.live_keys.fetch_add(live, Ordering::Relaxed);
             self.slot_counter(skey).fetch_add(live, Ordering::Relaxed);
         }
+        let stored = i64::from(new.is_some()) - i64::from(old.is_some());
+        if stored != 0 {
+            self.slot_stored[slot_index(skey)].fetch_add(stored, Ordering::Relaxed);
+        }
         self.stats.volatile_keys.fetch_add(count(object::volatile), Ordering::Relaxed);
         self.stats.tombstones.fetch_add(count(object::tombstone_only), Ordering::Relaxed);
     }
 
     /// The live-key counter of the slot a storage key belongs to.
     fn slot_counter(&self, skey: &[u8]) -> &AtomicI64 {
-        let slot = (keys::position(skey) >> 48) as usize % self.slot_keys.len();
-        &self.slot_keys[slot]
+        &self.slot_keys[slot_index(skey)]
     }
 
     /// The one place stored data changes (`FLUSHALL` aside, which clears it): applies a batch to
@@ -532,6 +540,11 @@ impl Coordinator {
         self.stats.expired_keys.fetch_add(1, Ordering::Relaxed);
         Ok(Current::new(None, now))
     }
+}
+
+/// The slot of a storage key, as an index into the per-slot counters (always in range).
+fn slot_index(skey: &[u8]) -> usize {
+    (keys::position(skey) >> 48) as usize % usize::from(keys::SLOTS)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! The protocol logic lives in `state`; this file only adds the lock, the timers and the I/O.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -12,8 +13,12 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::codec::{Message, MAX_ZONE_LEN};
+use super::saved::{self, SaveError, Saved};
 use super::state::State;
-use super::{ClusterView, GossipConfig, GossipError, GossipStats, GossipTransport, LocalMember, MemberStatus};
+use super::{
+    ClusterView, GossipConfig, GossipError, GossipStats, GossipTransport, JoinReport, LocalMember, MemberStatus, Start,
+    ViewState,
+};
 use crate::version::NodeId;
 use crate::workers::Beat;
 
@@ -24,6 +29,9 @@ pub struct Membership {
     transport: Arc<dyn GossipTransport>,
     state: Mutex<State>,
     view_tx: watch::Sender<Arc<ClusterView>>,
+    /// Where the membership is saved (`None`: nowhere), and what was saved last.
+    save_to: Option<PathBuf>,
+    last_saved: Mutex<Option<Saved>>,
 }
 
 impl Membership {
@@ -37,10 +45,76 @@ impl Membership {
         if me.zone.len() > MAX_ZONE_LEN {
             return Err(GossipError::InvalidLocal(format!("zone longer than {MAX_ZONE_LEN} bytes")));
         }
-        let id = me.id;
         let state = State::new(me, cfg.clone());
+        Ok(Membership::with_state(state, cfg, transport, None))
+    }
+
+    /// Creates the membership of a node starting from `start` (see [`Start`]), saving it in
+    /// `save_to` ([`Membership::save`]). The node declares itself [`MemberStatus::Joining`] until
+    /// it calls [`Membership::set_status`].
+    pub fn starting(
+        me: LocalMember,
+        cfg: GossipConfig,
+        transport: Arc<dyn GossipTransport>,
+        start: Start,
+        save_to: Option<PathBuf>,
+    ) -> Result<Arc<Membership>, GossipError> {
+        if me.zone.len() > MAX_ZONE_LEN {
+            return Err(GossipError::InvalidLocal(format!("zone longer than {MAX_ZONE_LEN} bytes")));
+        }
+        let state = State::starting(me, cfg.clone(), start, Instant::now(), wall_ms());
+        Ok(Membership::with_state(state, cfg, transport, save_to))
+    }
+
+    fn with_state(
+        state: State,
+        cfg: GossipConfig,
+        transport: Arc<dyn GossipTransport>,
+        save_to: Option<PathBuf>,
+    ) -> Arc<Membership> {
+        let id = state.view().me;
         let (view_tx, _) = watch::channel(state.view());
-        Ok(Arc::new(Membership { id, cfg, transport, state: Mutex::new(state), view_tx }))
+        Arc::new(Membership {
+            id,
+            cfg,
+            transport,
+            state: Mutex::new(state),
+            view_tx,
+            save_to,
+            last_saved: Mutex::new(None),
+        })
+    }
+
+    /// Whether this node's view is confirmed (see [`ViewState`]).
+    pub fn confirmed(&self) -> bool {
+        self.lock().view_state() == ViewState::Confirmed
+    }
+
+    /// Where this node stands with confirming its view.
+    pub fn join_report(&self) -> JoinReport {
+        self.lock().join_report()
+    }
+
+    /// Saves the membership (members and forgotten members) if the view is confirmed and its
+    /// members changed since the last save; returns whether it wrote. Blocking file I/O (a write
+    /// and two syncs): call it from a blocking thread.
+    pub fn save(&self) -> Result<bool, SaveError> {
+        let Some(dir) = &self.save_to else { return Ok(false) };
+        // Held across the write, so that two saves cannot land in the wrong order.
+        let mut last = self.last_saved.lock().unwrap_or_else(PoisonError::into_inner);
+        let (saved, generation) = {
+            let st = self.lock();
+            if st.view_state() != ViewState::Confirmed {
+                return Ok(false);
+            }
+            (st.saved(Instant::now(), wall_ms()), st.generation())
+        };
+        if last.as_ref().is_some_and(|l| l.same_members(&saved)) {
+            return Ok(false);
+        }
+        saved::store(dir, self.id, generation, &saved)?;
+        *last = Some(saved);
+        Ok(true)
     }
 
     /// This node's id.
@@ -126,6 +200,7 @@ impl Membership {
     /// Gossips every [`GossipConfig::interval`] until `shutdown` turns true (or its sender is
     /// dropped). Seeds not yet known as members are contacted every round.
     pub async fn run(self: Arc<Self>, seeds: Vec<SocketAddr>, mut shutdown: watch::Receiver<bool>, beat: Beat) {
+        self.lock().set_seeds(&seeds);
         let mut ticker = tokio::time::interval(self.cfg.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -145,6 +220,11 @@ impl Membership {
                 let mut st = self.lock();
                 let now = Instant::now();
                 st.tick(now);
+                if st.maybe_found(now, self.cfg.interval * 2) {
+                    tracing::info!(
+                        "every member found is new: this node, the one with the smallest id, founds the cluster"
+                    );
+                }
                 self.publish(&mut st, now);
                 (st.targets(&seeds, now), st.syn(now).encode())
             };
@@ -157,6 +237,22 @@ impl Membership {
         }
     }
 
+    /// One gossip round now with every member this node knows (at most 32), outside the
+    /// schedule: after a change of its own record (it serves now) the others learn it within a
+    /// round trip instead of a gossip interval.
+    pub async fn gossip_now(self: &Arc<Self>) {
+        let (targets, syn) = {
+            let st = self.lock();
+            let now = Instant::now();
+            (st.all_targets(), st.syn(now).encode())
+        };
+        let mut round = JoinSet::new();
+        for addr in targets {
+            round.spawn(Arc::clone(self).exchange_with(addr, syn.clone()));
+        }
+        while round.join_next().await.is_some() {}
+    }
+
     /// One push-pull exchange with `addr`, bounded by the probe timeout.
     async fn exchange_with(self: Arc<Self>, addr: SocketAddr, syn: Bytes) {
         let reply = tokio::time::timeout(self.cfg.probe_timeout, self.transport.exchange(addr, syn)).await;
@@ -164,11 +260,11 @@ impl Membership {
             Ok(Ok(bytes)) => Message::decode(&bytes).map_err(GossipError::from),
             Ok(Err(reason)) => {
                 tracing::debug!(%addr, %reason, "gossip exchange failed");
-                return self.failed(addr);
+                return self.failed(addr, reason);
             }
             Err(_) => {
                 tracing::debug!(%addr, "gossip exchange timed out");
-                return self.failed(addr);
+                return self.failed(addr, "no answer".into());
             }
         };
         let ack = {
@@ -186,15 +282,15 @@ impl Membership {
             Ok(None) => {}
             Err(e) => {
                 tracing::debug!(%addr, error = %e, "bad gossip reply");
-                self.failed(addr);
+                self.failed(addr, e.to_string());
             }
         }
     }
 
-    fn failed(&self, addr: SocketAddr) {
+    fn failed(&self, addr: SocketAddr, why: String) {
         let mut st = self.lock();
         st.stats.exchanges_failed += 1;
-        st.probe_failed(addr);
+        st.probe_failed(addr, why);
         self.publish(&mut st, Instant::now());
     }
 
@@ -217,4 +313,11 @@ impl Membership {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Wall-clock ms since the Unix epoch (the saved tombstones' expiry times).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -66,12 +66,21 @@
 //! of code (plus docs and tests), needs no new dependency, and runs entirely over
 //! [`GossipTransport`].
 //!
+//! # Saved membership and confirmed views
+//!
+//! A node saves the members it knows ([`saved`]) and restarts from them ([`Start`]), so its ring
+//! never lacks a member gossip has not reported yet. Its view is *unconfirmed* until an exchange
+//! with a serving member (or a majority of its saved members, or — for new nodes founding a
+//! cluster together — the founding rule) confirms it ([`ViewState`]); the node coordinates nothing
+//! until then, and declares itself [`MemberStatus::Joining`] so that the others route around it.
+//!
 //! Files: [`codec`] (wire format and bounds), `state` (pure merge / detector / view logic),
-//! `gossip` (the [`Membership`] handle and loop), [`sim`] (an in-memory transport with
-//! partitions, for tests and demos).
+//! `gossip` (the [`Membership`] handle and loop), [`saved`] (the members file), [`sim`] (an
+//! in-memory transport with partitions, for tests and demos).
 
 pub mod codec;
 mod gossip;
+pub mod saved;
 pub mod sim;
 mod state;
 #[cfg(test)]
@@ -89,6 +98,7 @@ use crate::version::NodeId;
 
 pub use codec::{CodecError, MAX_MEMBERS, MAX_ZONE_LEN};
 pub use gossip::Membership;
+pub use saved::{SaveError, Saved};
 
 /// A boxed, sendable future (what [`GossipTransport::exchange`] returns).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -166,6 +176,62 @@ pub enum MemberStatus {
     Up,
     /// Shutting down gracefully.
     Leaving,
+}
+
+/// What a node knows of its cluster's members when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// It is the first node of a new cluster (a new data directory and no seeds): its view — itself
+    /// — is complete.
+    NewCluster,
+    /// A new data directory with seeds: it joins the cluster its seeds serve, or — when every
+    /// member it finds is as new as itself — founds one with them ([`ViewState`]).
+    NewNode,
+    /// The membership it saved before it stopped (`saved.rs`).
+    Saved(Saved),
+    /// Nothing: a data directory without a members file (written before it existed).
+    Unknown,
+}
+
+/// Whether a node's view of the members is complete enough to place keys with. A node
+/// coordinates and takes replica writes only once it is [`ViewState::Confirmed`]; until then it
+/// forwards what clients send it (see the README, "Placement").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewState {
+    /// Complete: the first node of a new cluster, or confirmed by an exchange with a serving
+    /// member, or (having started from its saved membership) with a majority of its members, or
+    /// (a new node whose every member is new too: a cluster started all at once with seeds) the
+    /// new node with the smallest id, once it has heard from all its seeds and its member list has
+    /// stayed the same for two gossip rounds — it founds the cluster, the others join it.
+    Confirmed,
+    /// Started from its saved membership, not confirmed yet.
+    Saved,
+    /// Started knowing no member, not confirmed yet (only a serving member can confirm it).
+    Unknown,
+}
+
+impl ViewState {
+    /// The name shown in `INFO cluster`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewState::Confirmed => "confirmed",
+            ViewState::Saved => "saved",
+            ViewState::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where a node stands with confirming its view (`INFO cluster`, the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinReport {
+    /// How far the view is confirmed.
+    pub view: ViewState,
+    /// Members known, this node included.
+    pub members: usize,
+    /// Of those, members this node completed an exchange with since it started.
+    pub exchanged: usize,
+    /// The last exchange that failed and why (`addr: reason`), until one succeeds.
+    pub last_failure: Option<String>,
 }
 
 /// Liveness of a member as seen from this node.

@@ -10,11 +10,19 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::codec::{Digest, Message, Record, Tombstone, MAX_MEMBERS, RECORD_BUDGET};
-use super::{ClusterView, GossipConfig, GossipError, GossipStats, Health, LocalMember, MemberStatus, MemberView};
+use super::saved::Saved;
+use super::{
+    ClusterView, GossipConfig, GossipError, GossipStats, Health, JoinReport, LocalMember, MemberStatus, MemberView,
+    Start, ViewState,
+};
 use crate::version::NodeId;
 
 /// Most unanswered `CLUSTER MEET` addresses kept.
 const MAX_CONTACTS: usize = 64;
+
+/// Most members an unconfirmed node gossips with in one round (it asks every member it knows, so
+/// that a restart confirms its view in one round trip).
+const MAX_CONFIRM_FANOUT: usize = 32;
 
 /// What this node knows about one other member.
 struct Peer {
@@ -37,6 +45,19 @@ pub(crate) struct State {
     refused: BTreeSet<(NodeId, u64)>,
     rng: fastrand::Rng,
     view: Arc<ClusterView>,
+    /// Whether this node's view is complete enough to place keys with (see [`State::confirm_by`]).
+    view_state: ViewState,
+    /// Members this node completed an exchange with since it started (the majority rule).
+    exchanged: BTreeSet<NodeId>,
+    /// The last exchange that failed: with whom, and why (reported while the view is unconfirmed).
+    last_failure: Option<(SocketAddr, String)>,
+    /// A new data directory with seeds: it may found a cluster with other new nodes.
+    new_node: bool,
+    /// The seeds, and those that answered an exchange.
+    seeds: Vec<SocketAddr>,
+    answered: BTreeSet<SocketAddr>,
+    /// When a member was last added or removed.
+    members_changed: Instant,
     pub(crate) stats: GossipStats,
 }
 
@@ -57,10 +78,152 @@ impl State {
             refused: BTreeSet::new(),
             rng: fastrand::Rng::with_seed(seed),
             view,
+            view_state: ViewState::Confirmed,
+            exchanged: BTreeSet::new(),
+            last_failure: None,
+            new_node: false,
+            seeds: Vec::new(),
+            answered: BTreeSet::new(),
+            members_changed: Instant::now(),
             stats: GossipStats::default(),
         };
         state.refresh_view(Instant::now());
         state
+    }
+
+    /// A node starting from `start` (see [`Start`]): it declares itself joining until the node
+    /// says it serves ([`State::set_status`]), and knows the members it saved, if any. `wall_ms`
+    /// (ms since the Unix epoch) turns the saved tombstones' expiry times into deadlines.
+    pub(crate) fn starting(me: LocalMember, cfg: GossipConfig, start: Start, now: Instant, wall_ms: u64) -> State {
+        let mut state = State::new(me, cfg);
+        state.me.status = MemberStatus::Joining;
+        state.view_state = match &start {
+            Start::NewCluster => ViewState::Confirmed,
+            Start::Saved(_) => ViewState::Saved,
+            Start::NewNode | Start::Unknown => ViewState::Unknown,
+        };
+        state.new_node = start == Start::NewNode;
+        if let Start::Saved(saved) = start {
+            for (id, generation, expires_ms) in saved.forgotten {
+                let left = Duration::from_millis(expires_ms.saturating_sub(wall_ms)).min(state.cfg.tombstone_ttl);
+                if !left.is_zero() {
+                    state.add_tombstone(id, generation, now + left);
+                }
+            }
+            for mut rec in saved.records {
+                let id = rec.member.id;
+                let foreign = rec.member.replicas != state.me.member.replicas;
+                if id == state.me.member.id || state.tombstoned(&id, rec.member.generation) || foreign {
+                    continue;
+                }
+                // Known from disk only: not evidence that the member serves, nor of what it suspects.
+                (rec.heartbeat, rec.status) = (0, MemberStatus::Joining);
+                rec.suspects.clear();
+                if state.peers.len() + 1 < MAX_MEMBERS {
+                    state.peers.insert(id, Peer { record: rec, last_advance: now, probe_failures: 0 });
+                }
+            }
+        }
+        state.maybe_confirm();
+        state.refresh_view(now);
+        state
+    }
+
+    /// How far this node's view is confirmed.
+    pub(crate) fn view_state(&self) -> ViewState {
+        self.view_state
+    }
+
+    /// What the node reports while it waits for its view to be confirmed.
+    pub(crate) fn join_report(&self) -> JoinReport {
+        JoinReport {
+            view: self.view_state,
+            members: self.peers.len() + 1,
+            exchanged: self.exchanged.iter().filter(|id| self.peers.contains_key(*id)).count(),
+            last_failure: self.last_failure.as_ref().map(|(a, why)| format!("{a}: {why}")),
+        }
+    }
+
+    /// The membership to save: every other member as last known (heartbeat 0, status joining)
+    /// and the forgotten ones with their expiry time in ms since the Unix epoch.
+    pub(crate) fn saved(&self, now: Instant, wall_ms: u64) -> Saved {
+        let records = self
+            .peers
+            .values()
+            .map(|p| Record { heartbeat: 0, status: MemberStatus::Joining, suspects: Vec::new(), ..p.record.clone() })
+            .collect();
+        let forgotten = self
+            .tombstones
+            .iter()
+            .map(|(id, (g, expires))| {
+                let left = u64::try_from(expires.saturating_duration_since(now).as_millis()).unwrap_or(u64::MAX);
+                (*id, *g, wall_ms.saturating_add(left))
+            })
+            .collect();
+        Saved { records, forgotten }
+    }
+
+    /// This node's generation.
+    pub(crate) fn generation(&self) -> u64 {
+        self.me.member.generation
+    }
+
+    /// An exchange with `from` completed: this node now holds every record `from` held (a
+    /// `SynAck` carries each record the asker lacks or holds older). The view is confirmed when
+    /// `from` serves — a serving member's view was confirmed itself, so it knows every member that
+    /// finished joining — or, for a node that started from its saved membership, once it has
+    /// exchanged with a majority of the members it knows (itself included), which is how a cluster
+    /// restarted all at once, where nobody serves yet, confirms.
+    fn confirm_by(&mut self, from: NodeId) {
+        if self.view_state == ViewState::Confirmed {
+            return;
+        }
+        self.exchanged.insert(from);
+        if self.peers.get(&from).is_some_and(|p| p.record.status == MemberStatus::Up) {
+            self.view_state = ViewState::Confirmed;
+            return;
+        }
+        self.maybe_confirm();
+    }
+
+    /// The seeds this node gossips with until they are members (the founding rule needs them).
+    pub(crate) fn set_seeds(&mut self, seeds: &[SocketAddr]) {
+        self.seeds = seeds.to_vec();
+    }
+
+    /// The founding rule (see [`ViewState::Confirmed`]): a new node with seeds whose every known
+    /// member is new too — generation 1 (the first start of its data directory), not serving —
+    /// founds the cluster if it has the smallest id, every seed has answered it and its member
+    /// list has not changed for `settle`. A cluster has no data before it is founded, so a member
+    /// that shows up later only changes the ring as any join does. Returns whether it founded.
+    pub(crate) fn maybe_found(&mut self, now: Instant, settle: Duration) -> bool {
+        if self.view_state != ViewState::Unknown || !self.new_node || self.seeds.is_empty() {
+            return false;
+        }
+        let heard_seeds = self.seeds.iter().all(|a| self.answered.contains(a));
+        let settled = now.saturating_duration_since(self.members_changed) >= settle;
+        let me = self.me.member.id;
+        let all_new = self
+            .peers
+            .values()
+            .all(|p| p.record.member.generation == 1 && p.record.status != MemberStatus::Up && p.record.member.id > me);
+        if heard_seeds && settled && all_new && !self.peers.is_empty() {
+            self.view_state = ViewState::Confirmed;
+            return true;
+        }
+        false
+    }
+
+    /// The majority rule of [`State::confirm_by`] (a saved membership of this node alone is
+    /// confirmed at once).
+    fn maybe_confirm(&mut self) {
+        if self.view_state != ViewState::Saved {
+            return;
+        }
+        let exchanged = self.exchanged.iter().filter(|id| self.peers.contains_key(*id)).count();
+        if (exchanged + 1) * 2 > self.peers.len() + 1 {
+            self.view_state = ViewState::Confirmed;
+        }
     }
 
     pub(crate) fn view(&self) -> Arc<ClusterView> {
@@ -119,7 +282,12 @@ impl State {
             list.push(p.record.member.cluster_addr);
         }
         self.rng.shuffle(&mut healthy);
-        healthy.truncate(self.cfg.fanout);
+        let fanout = if self.view_state == ViewState::Confirmed {
+            self.cfg.fanout
+        } else {
+            MAX_CONFIRM_FANOUT.max(self.cfg.fanout)
+        };
+        healthy.truncate(fanout);
         if !suspected.is_empty() {
             healthy.push(suspected[self.rng.usize(..suspected.len())]);
         }
@@ -131,6 +299,11 @@ impl State {
         healthy.sort_unstable();
         healthy.dedup();
         healthy
+    }
+
+    /// Every other member's address (at most [`MAX_CONFIRM_FANOUT`]).
+    pub(crate) fn all_targets(&self) -> Vec<SocketAddr> {
+        self.peers.values().map(|p| p.record.member.cluster_addr).take(MAX_CONFIRM_FANOUT).collect()
     }
 
     pub(crate) fn syn(&self, now: Instant) -> Message {
@@ -181,6 +354,9 @@ impl State {
         };
         self.contacts.retain(|a| *a != addr);
         self.check_sender(from, generation)?;
+        if self.seeds.contains(&addr) {
+            self.answered.insert(addr);
+        }
         self.merge_tombstones(&tombstones, now);
         self.merge_records(records, now);
         if let Some(peer) = self.peers.get_mut(&from) {
@@ -188,6 +364,8 @@ impl State {
                 peer.probe_failures = 0;
             }
         }
+        self.last_failure = None;
+        self.confirm_by(from);
         if want.is_empty() {
             return Ok(None);
         }
@@ -204,8 +382,9 @@ impl State {
         Ok(())
     }
 
-    /// A direct exchange with `addr` failed.
-    pub(crate) fn probe_failed(&mut self, addr: SocketAddr) {
+    /// A direct exchange with `addr` failed because of `why`.
+    pub(crate) fn probe_failed(&mut self, addr: SocketAddr, why: String) {
+        self.last_failure = Some((addr, why));
         for p in self.peers.values_mut().filter(|p| p.record.member.cluster_addr == addr) {
             p.probe_failures = p.probe_failures.saturating_add(1);
         }
@@ -220,6 +399,8 @@ impl State {
     pub(crate) fn forget(&mut self, id: &NodeId, now: Instant) -> bool {
         let Some(peer) = self.peers.remove(id) else { return false };
         self.add_tombstone(*id, peer.record.member.generation, now + self.cfg.tombstone_ttl);
+        self.members_changed = now;
+        self.maybe_confirm();
         true
     }
 
@@ -290,6 +471,7 @@ impl State {
                 None if room => {
                     self.peers.insert(id, Peer { record: rec, last_advance: now, probe_failures: 0 });
                     self.stats.records_merged += 1;
+                    self.members_changed = now;
                 }
                 None => self.stats.messages_rejected += 1,
             }

@@ -166,9 +166,23 @@ fn holds(coord: &Coordinator, versions: Vec<KeyVersion>) -> Response {
     Response::Holdings(out)
 }
 
+/// Merges replicated versions (a quorum write, a read repair, a hint delivered, an anti-entropy
+/// push, an offload) — only those of slots this node replicates in its view, and only once its
+/// view is confirmed: a version of any other slot would sit where no read looks for it. The
+/// answer is `Ack` when every version was taken, else `Stored` with one flag per version (the
+/// sender counts a refused one as not acknowledged and tries another replica or a fallback).
 async fn replicate(cluster: &Arc<Cluster>, versions: Vec<KeyVersion>) -> Response {
+    if !cluster.ready() {
+        return Response::Error("TRYAGAIN this node's view of the cluster is not confirmed yet".into());
+    }
     let coord = cluster.coord();
+    let topo = cluster.topology();
+    let mut taken = Vec::with_capacity(versions.len());
     for v in versions {
+        if !topo.is_replica(crate::storage::keys::slot_of(&v.key)) {
+            taken.push(false);
+            continue;
+        }
         let set = match codec::decode(&v.set) {
             Ok(s) => s,
             Err(e) => return Response::Error(format!("undecodable version: {e}")),
@@ -180,9 +194,15 @@ async fn replicate(cluster: &Arc<Cluster>, versions: Vec<KeyVersion>) -> Respons
             Ok(_) => {}
             Err(e) => return Response::Error(e.to_string()),
         }
+        taken.push(true);
+    }
+    let refused = taken.iter().filter(|t| !**t).count();
+    if refused > 0 {
+        cluster.stats.replica_writes_refused.fetch_add(refused as u64, Ordering::Relaxed);
     }
     match coord.durability().commit().await {
-        Ok(()) => Response::Ack,
+        Ok(()) if refused == 0 => Response::Ack,
+        Ok(()) => Response::Stored(taken),
         Err(e) => Response::Error(e.to_string()),
     }
 }
@@ -210,9 +230,15 @@ async fn store_hints(cluster: &Arc<Cluster>, versions: Vec<HintedVersion>) -> Re
             Err(e) => return Response::Error(format!("undecodable version: {e}")),
         };
         let target = NodeId(v.target);
-        // A hint meant for this very node (the sender's view was behind) is simply merged.
+        // A hint meant for this very node (the sender's view was behind) is merged, if it is one
+        // of the key's replicas here; otherwise the sender keeps it.
         let outcome = if target == coord.node_id() {
-            coord.merge(&v.key, &set).map(|_| true)
+            let mine = cluster.ready() && cluster.topology().is_replica(crate::storage::keys::slot_of(&v.key));
+            if mine {
+                coord.merge(&v.key, &set).map(|_| true)
+            } else {
+                Ok(false)
+            }
         } else {
             coord.store_hint(target, &v.key, &set).map(|o| o == HintOutcome::Stored)
         };

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::future::join_all;
 use thiserror::Error;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
@@ -16,17 +15,20 @@ use tokio_util::task::TaskTracker;
 use super::service;
 use crate::antientropy::{self, AaeSettings, AntiEntropy};
 use crate::clock::ClusterClock;
+use crate::cluster::join;
 use crate::cluster::messages::{Request, Response};
 use crate::cluster::{Cluster, ClusterSettings, Peer, Topology};
 use crate::command::Context;
 use crate::config::Config;
 use crate::coordinator::Coordinator;
-use crate::membership::{BoxFuture, ClusterView, GossipConfig, GossipTransport, Health, LocalMember, Membership};
+use crate::membership::{
+    BoxFuture, ClusterView, GossipConfig, GossipTransport, Health, LocalMember, MemberStatus, Membership, Start,
+};
 use crate::net::Network;
 use crate::rpc::{Handler, LocalClock, PeerInfo, RpcClient, RpcConfig, RpcServer};
 use crate::storage::Snapshot;
 use crate::version::NodeId;
-use crate::workers::{Beat, Workers};
+use crate::workers::Workers;
 
 /// Why the cluster part could not start.
 #[derive(Debug, Error)]
@@ -47,6 +49,21 @@ pub enum StartError {
         path: String,
         /// Why.
         reason: String,
+    },
+    /// The saved membership (`dir/members`) cannot be read.
+    #[error(transparent)]
+    Members(#[from] crate::membership::SaveError),
+    /// The node was a member of a cluster with another N.
+    #[error(
+        "this node was a member of a cluster with replicas = {saved}, and is now configured with replicas = \
+         {configured}; every member must use the same replicas (changing N means moving data, which Cartwheel \
+         cannot do yet): start it with --replicas {saved}"
+    )]
+    Replicas {
+        /// N of the saved membership.
+        saved: usize,
+        /// N of the configuration.
+        configured: usize,
     },
 }
 
@@ -109,16 +126,38 @@ pub struct Prepared {
     replicas: usize,
 }
 
-/// Builds the cluster layer of a node whose client address is `client`.
+/// What a node knows of its cluster's members as it starts: what it saved before it stopped;
+/// else, when its data directory is new (`new_identity`: no `node.id` before this start), it is
+/// the first node of a new cluster without seeds, or a new node that joins through its seeds (or
+/// founds a cluster with them when they are all new); else nothing — it learns the members from a
+/// member that contacts it, and coordinates nothing until one that serves confirms its view (see
+/// [`crate::membership::ViewState`]).
+pub fn starting_view(cfg: &Config, node_id: NodeId, new_identity: bool) -> Result<Start, StartError> {
+    match crate::membership::saved::load(&cfg.dir, node_id)? {
+        Some(saved) => match saved.replicas() {
+            Some(n) if n != cfg.replicas => Err(StartError::Replicas { saved: n, configured: cfg.replicas }),
+            _ => Ok(Start::Saved(saved)),
+        },
+        None if new_identity && cfg.seeds.is_empty() => Ok(Start::NewCluster),
+        None if new_identity => Ok(Start::NewNode),
+        None => Ok(Start::Unknown),
+    }
+}
+
+/// Builds the cluster layer of a node whose client address is `client`; `new_identity` says
+/// whether its data directory is new ([`starting_view`]).
+#[allow(clippy::too_many_arguments)]
 pub fn prepare(
     cfg: &Config,
     node_id: NodeId,
+    new_identity: bool,
     client: SocketAddr,
     coord: Arc<Coordinator>,
     net: Arc<dyn Network>,
     listen_on_announce: bool,
     clock: Arc<ClusterClock>,
 ) -> Result<Prepared, StartError> {
+    let start = starting_view(cfg, node_id, new_identity)?;
     let (listen, announce) = addresses(cfg, client)?;
     let listen = if listen_on_announce { announce } else { listen };
     let generation = next_generation(&cfg.dir)?;
@@ -146,7 +185,14 @@ pub fn prepare(
         ..GossipConfig::default()
     };
     let transport = Arc::new(RpcGossip { rpc: Arc::clone(&rpc), timeout });
-    let membership = Membership::new(me, gossip_cfg, transport)?;
+    let new_cluster = start == Start::NewCluster;
+    let membership = Membership::starting(me, gossip_cfg, transport, start, Some(cfg.dir.clone()))?;
+    if new_cluster {
+        // Saved at once: restarted after a crash, this node is no longer "new" and must find
+        // that it was the cluster's first member.
+        membership.save()?;
+        tracing::info!("no saved membership and no seeds: this node starts a new cluster");
+    }
     let settings = ClusterSettings {
         replicas: cfg.replicas,
         read_quorum: cfg.read_quorum,
@@ -155,6 +201,8 @@ pub fn prepare(
         speculative_delay: Duration::from_millis(cfg.read_speculative_ms),
         hint_replay_rate: cfg.hint_replay_rate,
         reap_delay: Duration::from_millis(cfg.tombstone_reap_delay_ms),
+        offload_interval: Duration::from_millis(cfg.offload_interval_ms),
+        offload_rate: cfg.offload_keys_per_sec,
     };
     let topology = topology_of(&membership.view(), cfg.replicas);
     let aae = AaeSettings {
@@ -176,7 +224,7 @@ pub fn prepare(
             },
         }
     }
-    cluster.set_ready(seeds.is_empty());
+    cluster.set_ready(false);
     Ok(Prepared { cluster, antientropy, snapshot, net, rpc_cfg, listen, seeds, replicas: cfg.replicas })
 }
 
@@ -193,82 +241,41 @@ pub async fn serve(
     let addr = server.local_addr();
     tasks.spawn(server.join());
     let membership = Arc::clone(p.cluster.membership());
-    let (seeds, stop) = (p.seeds, shutdown.clone());
+    let (seeds, stop) = (p.seeds.clone(), shutdown.clone());
     workers.spawn("gossip", |beat| Arc::clone(&membership).run(seeds, stop, beat));
     let (cluster, stop) = (Arc::clone(&p.cluster), shutdown.clone());
     workers.spawn("hint_replay", |beat| crate::cluster::handoff::run(cluster, stop, beat));
+    let (cluster, stop) = (Arc::clone(&p.cluster), shutdown.clone());
+    workers.spawn("offload", |beat| crate::cluster::offload::run(cluster, stop, beat));
     let (cluster, stop, ae, snapshot) =
         (Arc::clone(&p.cluster), shutdown.clone(), Arc::clone(&p.antientropy), p.snapshot);
     workers.spawn("anti_entropy", |beat| antientropy::worker::run(ae, cluster, snapshot, stop, beat));
-    // Seeds that never answer must not keep this node from serving for ever.
+    // A member whose clock does not answer must not keep this node from serving for ever (its
+    // view of the members, on the other hand, must be confirmed however long that takes).
     let patience = p.cluster.settings().rpc_timeout.max(Duration::from_secs(1)) * 5;
-    let (cluster, stop) = (Arc::clone(&p.cluster), shutdown.clone());
-    workers.spawn("join", |beat| become_ready(cluster, patience, stop, beat));
+    let (cluster, stop, seeds) = (Arc::clone(&p.cluster), shutdown.clone(), p.seeds);
+    workers.spawn("join", |beat| join::run(cluster, seeds, patience, stop, beat));
     let cluster = Arc::clone(&p.cluster);
     let replicas = p.replicas;
     let mut views = membership.subscribe();
     let mut stop = shutdown;
     workers.spawn("topology", |beat| async move {
         loop {
-            tokio::select! {
-                changed = views.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    let view = Arc::clone(&views.borrow_and_update());
-                    cluster.set_topology(topology_of(&view, replicas));
-                    beat.ran();
-                }
-                _ = stop.wait_for(|s| *s) => return,
+            let changed = tokio::select! {
+                changed = views.changed() => changed.is_ok(),
+                _ = stop.wait_for(|s| *s) => false,
+            };
+            if !changed {
+                return;
             }
+            let view = Arc::clone(&views.borrow_and_update());
+            cluster.set_topology(topology_of(&view, replicas));
+            // A member joined, left or moved: the next restart must know it.
+            join::save(&cluster).await;
+            beat.ran();
         }
     });
     Ok(addr)
-}
-
-/// Peer clocks a node waits for before it coordinates: every other member's, up to this many
-/// (with its own, five votes outvote two wrong clocks).
-const READY_VOTES: usize = 4;
-
-/// Makes a node started with seeds ready to coordinate once its ring includes the other members
-/// *and* the clocks of the other members (up to [`READY_VOTES`]) vote for its cluster time — so
-/// that a node started with a wrong wall clock never stamps a write with it (with one peer vote
-/// the median of two clocks is their average) — or, if that does not happen (a member is down),
-/// after `patience`, with a warning.
-async fn become_ready(cluster: Arc<Cluster>, patience: Duration, mut shutdown: watch::Receiver<bool>, beat: Beat) {
-    let give_up = tokio::time::Instant::now() + patience;
-    while !cluster.ready() {
-        beat.ran();
-        let others = cluster.topology().peers().len().saturating_sub(1);
-        let votes = cluster.clock().peer_votes();
-        if others > 0 && votes >= others.min(READY_VOTES) {
-            cluster.set_ready(true);
-            return;
-        }
-        if tokio::time::Instant::now() >= give_up {
-            if others > 0 {
-                tracing::warn!(others, clock_votes = votes, "ready without the clocks of every other member");
-            }
-            cluster.set_ready(true);
-            return;
-        }
-        // Every answer carries the answerer's clock: ask the other members rather than wait for
-        // gossip to come round to each of them.
-        let topo = cluster.topology();
-        let pings = topo
-            .peers()
-            .iter()
-            .filter(|p| p.member.id != topo.me())
-            .map(|p| cluster.call(p.member.cluster_addr, &Request::Ping));
-        tokio::select! {
-            _ = join_all(pings) => {}
-            _ = shutdown.wait_for(|s| *s) => return,
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            _ = shutdown.wait_for(|s| *s) => return,
-        }
-    }
 }
 
 /// The topology of a membership view.
@@ -276,10 +283,12 @@ pub fn topology_of(view: &ClusterView, replicas: usize) -> Topology {
     let peers = view
         .members
         .iter()
-        .map(|m| Peer {
-            member: m.member.clone(),
-            healthy: m.member.id == view.me || (m.health != Health::Down && !m.suspected_by_me),
-            failed: m.health == Health::Down,
+        .map(|m| {
+            let me = m.member.id == view.me;
+            let alive = me || (m.health != Health::Down && !m.suspected_by_me);
+            // A member that does not serve yet (its view is not confirmed) is routed around.
+            let serving = me || m.status == MemberStatus::Up;
+            Peer { member: m.member.clone(), healthy: alive && serving, alive, failed: m.health == Health::Down }
         })
         .collect();
     Topology::new(view.me, view.epoch, peers, replicas)

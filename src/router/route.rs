@@ -10,9 +10,17 @@
 //!   (`MSET` is then atomic per node, not across nodes — like Redis Cluster clients do it).
 //!   Other multi-key commands (`RENAME COPY MSETNX LCS`…) need all their keys on one coordinator
 //!   (use hash tags: `{user1}.a`, `{user1}.b`) and answer `-CROSSSLOT` otherwise.
-//! - A command forwarded here by another node ([`Origin::Forwarded`]) runs here, whatever this
-//!   node's view says, so a disagreement between two views can never bounce a command back and
-//!   forth.
+//! - A command forwarded here by another node ([`Origin::Forwarded`]) runs here — never forwarded
+//!   again, so a disagreement between two views can never bounce a command back and forth — if
+//!   this node coordinates (its view of the members is confirmed) and holds a replica of every key
+//!   in its view. Otherwise nothing runs (`-TRYAGAIN …`) and the forwarding node tries the next
+//!   replica: a node never stores a client's write as its own data for a slot it does not
+//!   replicate.
+//! - A node that does not coordinate yet (just restarted, view not confirmed: `cluster/join.rs`)
+//!   forwards its clients' commands to each key's first live replica other than itself, from the
+//!   membership it saved (one that does not serve yet answers `-TRYAGAIN` and the next is tried);
+//!   that node checks its own view as above. Only when no such replica is known does it answer
+//!   `-TRYAGAIN`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +43,19 @@ use crate::version::NodeId;
 
 /// The reply of a node that has not joined its cluster yet (Redis Cluster's retryable error).
 const NOT_READY: &str = "TRYAGAIN this node has not joined its cluster yet";
+
+/// The start of the reply of a node asked to coordinate a key it holds no replica of in its view.
+const NOT_REPLICA: &str = "TRYAGAIN this node holds no replica of slot";
+
+/// The reply when every replica a command was forwarded to declined it (none ran it).
+const NONE_COORDINATES: &str =
+    "TRYAGAIN no replica of the key can coordinate it right now (the nodes' views of the cluster differ); retry";
+
+/// Whether a forwarded command's reply says that nothing ran there, so the next replica may
+/// run it.
+fn ran_nothing(reply: &str) -> bool {
+    reply == NOT_READY || reply.starts_with(NOT_REPLICA)
+}
 
 /// Commands split across nodes by key, and how their per-node replies combine.
 fn split_kind(name: &str) -> Option<Combine> {
@@ -93,28 +114,45 @@ pub(super) async fn route(
     origin: Origin,
 ) -> Reply {
     let Some(positions) = routed_keys(spec, args) else { return dispatch(node, session, spec.name, args).await };
-    if !cluster.ready() {
-        // Nothing ran: a forwarding node tries the next replica, a client may retry.
-        return Reply::error(NOT_READY);
-    }
     let write = spec.flags.contains(&"write");
     let ctx = Ctx { cluster, node, spec, write };
+    let topo = cluster.topology();
+    let ready = cluster.ready();
     if origin == Origin::Forwarded {
+        // Nothing runs here: the forwarding node tries the next replica.
+        if !ready {
+            return Reply::error(NOT_READY);
+        }
+        let slots = positions.iter().map(|&i| keys::slot_of(&args[i]));
+        if let Some(slot) = slots.into_iter().find(|&s| !topo.is_replica(s)) {
+            return Reply::error(format!("{NOT_REPLICA} {slot} in its view of the cluster"));
+        }
         return run_here(ctx, session, args, &positions).await;
     }
-    let topo = cluster.topology();
+    let me = topo.me();
     let mut targets: Vec<(usize, Option<&Peer>)> = Vec::with_capacity(positions.len());
     for &i in &positions {
         let slot = keys::slot_of(&args[i]);
-        let here = !write && topo.is_replica(slot);
-        targets.push((i, if here { topo.my_peer() } else { topo.coordinator(slot) }));
+        let target = if !ready {
+            // Not coordinating yet: the first live replica other than this node (members known
+            // from the saved membership count as live until the failure detector says otherwise).
+            topo.primaries(slot).find(|p| p.alive && p.member.id != me)
+        } else if !write && topo.is_replica(slot) {
+            topo.my_peer()
+        } else {
+            topo.coordinator(slot)
+        };
+        targets.push((i, target));
     }
     if let Some((i, _)) = targets.iter().find(|(_, t)| t.is_none()) {
+        if !ready {
+            // Nothing ran: a client may retry.
+            return Reply::error(NOT_READY);
+        }
         let slot = keys::slot_of(&args[*i]);
         let n = topo.primaries(slot).count();
         return no_replica(cluster, write, n);
     }
-    let me = topo.me();
     let first = targets[0].1.as_ref().map(|p| p.member.id);
     if targets.iter().all(|(_, t)| t.as_ref().map(|p| p.member.id) == first) {
         if first == Some(me) {
@@ -124,7 +162,11 @@ pub(super) async fn route(
         // (used when the coordinator cannot be reached and the command is safe to resend).
         let slot = keys::slot_of(&args[positions[0]]);
         let mut candidates: Vec<&Peer> = targets.swap_remove(0).1.into_iter().collect();
-        candidates.extend(topo.primaries(slot).filter(|p| p.healthy && Some(p.member.id) != first));
+        let other = |p: &&Peer| {
+            let usable = if ready { p.healthy } else { p.alive && p.member.id != me };
+            usable && Some(p.member.id) != first
+        };
+        candidates.extend(topo.primaries(slot).filter(other));
         return forward_with_retry(ctx, session, args, &positions, candidates).await;
     }
     match split_kind(spec.name) {
@@ -162,13 +204,20 @@ async fn forward_with_retry(
     let (cluster, spec) = (ctx.cluster, ctx.spec);
     let me = cluster.topology().me();
     let mut last_error = None;
+    let mut declined = false;
     for p in candidates {
         if p.member.id == me {
-            return run_here(ctx, session, args, positions).await;
+            if cluster.ready() {
+                return run_here(ctx, session, args, positions).await;
+            }
+            continue;
         }
         match forward(cluster, session.consistency, p, args).await {
             // That node ran nothing: the next one may serve it.
-            Ok(Reply::Error(e)) if e == NOT_READY => last_error = Some((p, CallError::Remote(e.into_owned()))),
+            Ok(Reply::Error(e)) if ran_nothing(&e) => {
+                declined = true;
+                last_error = Some((p, CallError::Remote(e.into_owned())));
+            }
             Ok(reply) => return reply,
             Err(e) => {
                 cluster.membership().report_unreachable(&p.member.id);
@@ -182,6 +231,7 @@ async fn forward_with_retry(
         }
     }
     match last_error {
+        Some((_, CallError::Remote(_))) if declined => Reply::error(NONE_COORDINATES),
         Some((p, e)) => unanswered(cluster, p, &e),
         None => no_replica(cluster, ctx.write, 0),
     }

@@ -9,8 +9,11 @@
 //!   (else `lost`), and no value superseded by a write that surely happened — acknowledged, or
 //!   its own value observed — (else `stale`: an overwritten or deleted value came back).
 //! - [`convergence`]: every replica of every written key holds the same versions (`KV.LOCAL`,
-//!   a tombstone-only set counting as empty) within a bound; reports when that was reached. It
-//!   runs before any checker reads, so only anti-entropy (and hints) can have made them agree.
+//!   a tombstone-only set counting as empty) within a bound, and every acknowledged `SET` is held
+//!   by **each of its primaries in the final ring** (replicas that agree on holding nothing are no
+//!   comfort: a write acknowledged by nodes that are not its replicas is lost to every read);
+//!   reports when that was reached. It runs before any checker reads, so only anti-entropy (and
+//!   hints) can have made them agree.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -243,6 +246,9 @@ pub async fn siblings(ops: &[Op], conns: &[MultiplexedConnection]) -> SiblingVer
 pub struct ConvergenceVerdict {
     pub keys: usize,
     pub converged: usize,
+    /// Keys with an acknowledged `SET`, and of those, the ones every final primary holds.
+    pub acked_keys: usize,
+    pub on_primaries: usize,
     /// Seconds from the final heal until the last key agreed on all replicas.
     pub secs_after_heal: f64,
     pub examples: Vec<String>,
@@ -272,21 +278,24 @@ fn local_state(v: &Value) -> String {
     }
 }
 
+/// One sibling of a `KV.LOCAL` reply (a map in RESP3, a flat array in RESP2) as `(field, text)`.
+fn sibling_fields(s: &Value) -> Vec<(String, String)> {
+    match s {
+        Value::Map(m) => m.iter().map(|(k, x)| (text(k).unwrap_or_default(), text(x).unwrap_or_default())).collect(),
+        other => items(other)
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (text(&c[0]).unwrap_or_default(), text(&c[1]).unwrap_or_default()))
+            .collect(),
+    }
+}
+
 /// A `KV.LOCAL` reply in short: each sibling's dot (node id shortened), HLC timestamp, expiry and
 /// value or `tombstone`.
 fn describe_local(v: &Value) -> String {
     let mut out = Vec::new();
     for s in items(v) {
-        let pairs: Vec<(String, String)> = match s {
-            Value::Map(m) => {
-                m.iter().map(|(k, x)| (text(k).unwrap_or_default(), text(x).unwrap_or_default())).collect()
-            }
-            other => items(other)
-                .chunks(2)
-                .filter(|c| c.len() == 2)
-                .map(|c| (text(&c[0]).unwrap_or_default(), text(&c[1]).unwrap_or_default()))
-                .collect(),
-        };
+        let pairs = sibling_fields(s);
         let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map_or("", |(_, x)| x.as_str());
         let dot = get("dot");
         let dot = match dot.split_once(':') {
@@ -301,9 +310,26 @@ fn describe_local(v: &Value) -> String {
     format!("[{}]", out.join(" | "))
 }
 
-/// Waits until all replicas of every key hold the same versions, or `within` passes.
-pub async fn convergence(urls: &[String], keys: &[String], healed: Instant, within: Duration) -> ConvergenceVerdict {
-    let mut v = ConvergenceVerdict { keys: keys.len(), ..ConvergenceVerdict::default() };
+/// Whether a `KV.LOCAL` reply holds a live sibling whose value is `value`.
+fn holds_value(v: &Value, value: &str) -> bool {
+    items(v).iter().any(|s| {
+        let pairs = sibling_fields(s);
+        pairs.iter().any(|(k, x)| k == "value" && x == value)
+            && !pairs.iter().any(|(k, x)| k == "tombstone" && x == "1")
+    })
+}
+
+/// Waits until all replicas of every key hold the same versions — and every primary of a key in
+/// `acked` holds its acknowledged value — or `within` passes.
+pub async fn convergence(
+    urls: &[String],
+    keys: &[String],
+    acked: &HashMap<String, String>,
+    healed: Instant,
+    within: Duration,
+) -> ConvergenceVerdict {
+    let acked_keys = keys.iter().filter(|k| acked.contains_key(*k)).count();
+    let mut v = ConvergenceVerdict { keys: keys.len(), acked_keys, ..ConvergenceVerdict::default() };
     let Ok(conns) = connections(urls, &[]).await else {
         v.examples.push("cannot connect".into());
         return v;
@@ -334,36 +360,41 @@ pub async fn convergence(urls: &[String], keys: &[String], healed: Instant, with
     let mut rounds = 0;
     loop {
         let mut still = Vec::new();
+        let mut off_primaries = 0;
         for chunk in pending.chunks(4096) {
-            let checks: Vec<(String, Vec<usize>, bool)> = stream::iter(chunk.iter().cloned())
+            let checks: Vec<(String, Vec<usize>, bool, bool)> = stream::iter(chunk.iter().cloned())
                 .map(|(key, replicas)| {
                     let conns = &conns;
                     async move {
                         let mut states = HashSet::new();
                         let mut ok = replicas.len() >= 2;
+                        let mut held = true;
                         for &r in &replicas {
                             let mut c = conns[r].clone();
                             match redis::cmd("KV.LOCAL").arg(&key).query_async::<Value>(&mut c).await {
                                 Ok(val) => {
+                                    held &= acked.get(&key).is_none_or(|value| holds_value(&val, value));
                                     states.insert(local_state(&val));
                                 }
                                 Err(_) => ok = false,
                             }
                         }
                         let same = ok && states.len() == 1;
-                        (key, replicas, same)
+                        (key, replicas, same, held)
                     }
                 })
                 .buffer_unordered(IN_FLIGHT)
                 .collect()
                 .await;
-            for (key, replicas, same) in checks {
-                if !same {
+            for (key, replicas, same, held) in checks {
+                if !(same && held) {
+                    off_primaries += usize::from(!held);
                     still.push((key, replicas));
                 }
             }
         }
         v.converged = keys.len() - still.len();
+        v.on_primaries = acked_keys - off_primaries;
         v.secs_after_heal = healed.elapsed().as_secs_f64();
         rounds += 1;
         // A big run's first rounds can take longer than `within` by themselves.

@@ -1,5 +1,7 @@
 //! The cluster runner: `n` real `cartwheel` processes, node `i` on its own loopback address
-//! 127.0.0.(i+2) with its own data directory and log file, every node seeded with all the others.
+//! 127.0.0.(i+2) with its own data directory and log file, started the way the README tells users
+//! to: the first node without seeds, every other node seeded by the first one only. A restart
+//! uses the same configuration (the first node comes back without seeds too).
 //!
 //! Processes are started with `PR_SET_PDEATHSIG = SIGKILL`, so they die with the harness even if
 //! the harness itself is killed, and are stopped by PID ([`Cluster::stop_all`], also on drop).
@@ -87,12 +89,8 @@ impl Cluster {
             });
         }
         for (i, node) in nodes.iter().enumerate() {
-            let seeds: Vec<String> = nodes
-                .iter()
-                .enumerate()
-                .filter(|&(j, _)| j != i)
-                .map(|(_, o)| format!("\"{}:{}\"", o.ip, o.cluster_port))
-                .collect();
+            let seeds: Vec<String> =
+                nodes.iter().take(usize::from(i > 0)).map(|o| format!("\"{}:{}\"", o.ip, o.cluster_port)).collect();
             let text = format!(
                 "bind = [\"{ip}\"]\nport = {port}\ndir = \"{dir}\"\ncluster-enabled = true\ncluster-port = {cport}\n\
                  cluster-secret = \"{SECRET}\"\nseeds = [{seeds}]\n{extra}\n",

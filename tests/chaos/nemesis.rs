@@ -182,12 +182,14 @@ pub fn apply(c: &mut Cluster, net: &mut Netfilter, fault: &Fault) -> Result<(), 
     Ok(())
 }
 
-/// Ends `fault`: restarts, resumes, flushes the rules, puts clocks back.
-pub fn heal(c: &mut Cluster, net: &mut Netfilter, fault: &Fault) -> Result<(), String> {
+/// Ends `fault`: restarts, resumes, flushes the rules, puts clocks back. The nodes it restarted
+/// are added to `restarted`.
+pub fn heal(c: &mut Cluster, net: &mut Netfilter, fault: &Fault, restarted: &mut Vec<usize>) -> Result<(), String> {
     match fault {
         Fault::Kill(v) => {
             for &i in v {
                 c.start(i)?;
+                restarted.push(i);
             }
         }
         Fault::Pause(v) => v.iter().for_each(|&i| c.resume(i)),
@@ -197,7 +199,7 @@ pub fn heal(c: &mut Cluster, net: &mut Netfilter, fault: &Fault) -> Result<(), S
         Fault::Skew(i, _) => c.set_skew(*i, 0)?,
         Fault::Combo(v) => {
             for f in v.iter().rev() {
-                heal(c, net, f)?;
+                heal(c, net, f, restarted)?;
             }
         }
     }
@@ -209,6 +211,8 @@ fn refs(v: &[String]) -> Vec<&str> {
 }
 
 /// Runs faults from `schedule` for `total`, each followed by a quiet gap; leaves everything healed.
+/// `restarted(node)` is called for every node restarted after a `kill` (the writes sent through a
+/// node the moment it answers again).
 pub async fn drive(
     c: &mut Cluster,
     net: &mut Netfilter,
@@ -216,6 +220,7 @@ pub async fn drive(
     schedule: &Schedule,
     seed: u64,
     total: Duration,
+    on_restart: impl Fn(usize),
 ) -> Result<usize, String> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let n = c.nodes.len();
@@ -233,7 +238,9 @@ pub async fn drive(
         if applied.is_ok() {
             tokio::time::sleep(Duration::from_secs(len)).await;
         }
-        let healed = heal(c, net, &fault);
+        let mut restarted = Vec::new();
+        let healed = heal(c, net, &fault, &mut restarted);
+        restarted.into_iter().for_each(&on_restart);
         rec.event("heal", fault.describe());
         rec.enter("healthy");
         applied?;

@@ -108,7 +108,8 @@ impl RunReport {
         let r = &self.register;
         let s = &self.siblings;
         let (o, m) = (&self.overwrite, &self.mix);
-        let converged = self.convergence.as_ref().is_none_or(|c| c.converged == c.keys);
+        let converged =
+            self.convergence.as_ref().is_none_or(|c| c.converged == c.keys && c.on_primaries == c.acked_keys);
         r.lost == 0
             && r.unexpected == 0
             && r.unreadable == 0
@@ -238,9 +239,11 @@ impl RunReport {
         }
         match &self.convergence {
             Some(c) => println!(
-                "convergence: {}/{} keys identical on all replicas {:.1} s after the final heal (cluster healthy after {:.1} s, hints drained after {})",
+                "convergence: {}/{} keys identical on all replicas, {}/{} acknowledged SETs on all their final primaries, {:.1} s after the final heal (cluster healthy after {:.1} s, hints drained after {})",
                 c.converged,
                 c.keys,
+                c.on_primaries,
+                c.acked_keys,
                 c.secs_after_heal,
                 self.healthy_after_secs,
                 self.hints_drained_secs.map_or("NEVER".into(), |h| format!("{h:.1} s"))
@@ -307,6 +310,7 @@ impl RunReport {
                 "getset_unexpected": m.getset_unexpected, "keys_with_siblings": m.keys_with_siblings,
                 "rollback_by_phase": m.by_phase, "examples": m.examples},
             "convergence": self.convergence.as_ref().map(|c| json!({"keys": c.keys, "converged": c.converged,
+                "acked_keys": c.acked_keys, "on_primaries": c.on_primaries,
                 "secs_after_heal": c.secs_after_heal, "examples": c.examples})),
             "hints_drained_secs": self.hints_drained_secs,
             "healthy_after_secs": self.healthy_after_secs,

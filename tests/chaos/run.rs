@@ -17,7 +17,10 @@ use crate::netfilter::Netfilter;
 use crate::overwrite::{mix_client, overwrite_client};
 use crate::report::{phase_stats, top_errors, RunReport};
 use crate::rollback::{judge_overwrite, read_finals};
-use crate::workload::{register_client, sibling_client, Shared};
+use crate::workload::{register_client, restart_writer, sibling_client, Shared};
+
+/// Writes sent through a node the moment it answers after a restart.
+const RESTART_WRITES: u64 = 50;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -94,13 +97,24 @@ async fn run_on(spec: &RunSpec, cluster: &mut Cluster) -> Result<RunReport, Stri
         tasks.spawn(mix_client(id, shared.clone(), spec.mix_keys, spec.rotate_keys, spec.seed));
     }
     let started = Instant::now();
-    let faults = nemesis::drive(cluster, &mut net, &rec, &spec.schedule, spec.seed, spec.faults_for).await;
+    // Every node restarted after a kill takes writes the moment it answers.
+    let restarts = std::sync::atomic::AtomicU64::new(0);
+    let bursts = std::sync::Mutex::new(Vec::new());
+    let on_restart = |node: usize| {
+        let n = restarts.fetch_add(1, Ordering::Relaxed);
+        let task = tokio::spawn(restart_writer(node, n, RESTART_WRITES, shared.clone()));
+        bursts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(task);
+    };
+    let faults = nemesis::drive(cluster, &mut net, &rec, &spec.schedule, spec.seed, spec.faults_for, on_restart).await;
     let fault_secs = started.elapsed().as_secs_f64();
     let healed = Instant::now();
     // A little healthy traffic after the last heal, then stop the clients.
     tokio::time::sleep(Duration::from_secs(3)).await;
     shared.stop.store(true, Ordering::Relaxed);
     while tasks.join_next().await.is_some() {}
+    for burst in bursts.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        let _ = burst.await;
+    }
     rec.enter("final");
     let end_ms = rec.now_ms();
     let faults = faults?;
@@ -119,7 +133,14 @@ async fn run_on(spec: &RunSpec, cluster: &mut Cluster) -> Result<RunReport, Stri
     let convergence = if spec.check_convergence {
         let mut keys = keys_of(&ops, |o| o.kind == "set" || o.kind == "kv.get");
         keys.extend(overwritten.iter().cloned());
-        Some(checker::convergence(&urls, &keys, healed, Duration::from_secs(60)).await)
+        // An acknowledged SET (written once, never deleted) must be on every one of its primaries
+        // in the final ring, not only the same wherever it is.
+        let acked: std::collections::HashMap<String, String> = ops
+            .iter()
+            .filter(|o| o.kind == "set" && o.outcome == Outcome::Ok)
+            .filter_map(|o| Some((o.key.clone(), o.value.clone()?)))
+            .collect();
+        Some(checker::convergence(&urls, &keys, &acked, healed, Duration::from_secs(60)).await)
     } else {
         None
     };

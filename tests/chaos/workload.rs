@@ -148,6 +148,43 @@ pub async fn register_client(id: u32, shared: Shared) {
     }
 }
 
+/// Writes through node `node` the moment it answers after a restart: polls it every 5 ms (for
+/// at most 30 s), then sends `count` `SET q:n<node>:<restart>:<j>` one after the other, 2 ms
+/// apart, recorded like the register workload's (so every acknowledged one must read back, and be
+/// on its primaries). A node restarted on a partial view of the members used to acknowledge such
+/// writes where no read ever looks.
+pub async fn restart_writer(node: usize, restart: u64, count: u64, shared: Shared) {
+    let url = &shared.urls[node];
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut conn = loop {
+        if Instant::now() > until || shared.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(mut c) = connect(url, RESPONSE_TIMEOUT).await {
+            if redis::cmd("PING").query_async::<String>(&mut c).await.is_ok() {
+                break c;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    for j in 0..count {
+        let key = format!("q:n{}:{restart}:{j}", node + 1);
+        let value = format!("q{restart}-{j}");
+        let rec = &shared.rec;
+        let (start_us, phase, started) = (rec.now_us(), rec.phase(), Instant::now());
+        let cmd = redis::cmd("SET").arg(&key).arg(&value).clone();
+        let fut = cmd.query_async::<()>(&mut conn);
+        let result = match tokio::time::timeout(RESPONSE_TIMEOUT + Duration::from_secs(1), fut).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(classify(&e)),
+            Err(_) => Err((Outcome::Unknown, "client deadline".to_string())),
+        };
+        let d = Done { result, start_us, latency_us: started.elapsed().as_micros() as u64, phase };
+        rec.record(op("set", &key, Some(value), Vec::new(), None, &d));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 /// The siblings workload on `keys` shared keys.
 pub async fn sibling_client(id: u32, shared: Shared, keys: usize, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed ^ (u64::from(id) << 32));

@@ -26,8 +26,20 @@ pub struct ProcessCluster {
 }
 
 impl ProcessCluster {
-    /// Starts `n` nodes with `extra` TOML lines in every node's config.
+    /// Starts `n` nodes with `extra` TOML lines in every node's config, gossiping fast (every
+    /// 200 ms, a member suspected after 1.5 s) so that tests converge in seconds.
     pub async fn start(n: usize, extra: &str) -> ProcessCluster {
+        let fast = "gossip-interval-ms = 200\nsuspect-after-ms = 1500\nrpc-timeout-ms = 1000\n";
+        ProcessCluster::start_with(n, &format!("{fast}{extra}")).await
+    }
+
+    /// Starts `n` nodes as the README tells users to (the first without seeds, the others seeded
+    /// by it) with the default timings, plus `extra` TOML lines.
+    pub async fn start_as_users_do(n: usize, extra: &str) -> ProcessCluster {
+        ProcessCluster::start_with(n, extra).await
+    }
+
+    async fn start_with(n: usize, settings: &str) -> ProcessCluster {
         let root = tempfile::tempdir().unwrap();
         let mut slots = Vec::new();
         for i in 0..n {
@@ -45,8 +57,7 @@ impl ProcessCluster {
             let config = root.path().join(format!("node{}.toml", i + 1));
             let text = format!(
                 "bind = [\"{ip}\"]\nport = {port}\ndir = \"{}\"\ncluster-enabled = true\ncluster-port = {cluster_port}\n\
-                 cluster-secret = \"{SECRET}\"\ngossip-interval-ms = 200\nsuspect-after-ms = 1500\nrpc-timeout-ms = 1000\n\
-                 fsync = \"no\"\n{seed}{extra}\n",
+                 cluster-secret = \"{SECRET}\"\nfsync = \"no\"\n{seed}{settings}\n",
                 dir.display()
             );
             std::fs::write(&config, text).unwrap();

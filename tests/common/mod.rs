@@ -256,3 +256,26 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// `INFO cluster` of the node at `url`, as `field → value`.
+pub async fn info_cluster(url: &str) -> std::collections::HashMap<String, String> {
+    let mut c = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let text: String = redis::cmd("INFO").arg("cluster").query_async(&mut c).await.unwrap();
+    text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.to_string(), v.trim().to_string())).collect()
+}
+
+/// Sends `SET` through `url` every 100 ms for `secs` seconds; panics at the first one that does not
+/// answer `-TRYAGAIN` (a node that must not coordinate).
+pub async fn refuses_for(url: &str, secs: u64) {
+    let mut c = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut n = 0;
+    while Instant::now() < until {
+        match redis::cmd("SET").arg(format!("alone:{n}")).arg("x").query_async::<()>(&mut c).await {
+            Err(e) if e.code() == Some("TRYAGAIN") => {}
+            other => panic!("write {n} through a node that must not coordinate: {other:?}"),
+        }
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
