@@ -136,3 +136,31 @@ async fn an_error_reply_for_a_forward_whose_connection_closed_comes_only_after_i
     );
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_del_whose_answer_is_lost_is_not_resent_to_be_answered_0() {
+    // A DEL's reply counts what it deleted. Its coordinator deletes the key and the answer is lost;
+    // resent to the next replica, which already holds the tombstone, it would be answered 0 — a
+    // lock released "only if DEL answered 1" would be fooled (the fault-injection checker saw it
+    // under packet loss). The client must hear that the outcome is unknown instead.
+    let c = SimCluster::start(3).await;
+    let key = (0..1000)
+        .map(|i| format!("del:{i}"))
+        .find(|k| c.placement(0, k).0 == [1, 2, 0])
+        .expect("a key coordinated by node 1, then node 2");
+    let mut s = c.session(0);
+    for _ in 0..8 {
+        assert_eq!(c.run(0, &mut s, &["SET", &key, "v"]).await, cartwheel::resp::reply::Reply::ok());
+    }
+    c.net.hold(addr(1), addr(0));
+    let reply = c.run(0, &mut s, &["DEL", &key]).await;
+    c.net.release();
+    match &reply {
+        cartwheel::resp::reply::Reply::Error(e) => assert!(e.starts_with("NOQUORUM coordinator"), "{e}"),
+        other => panic!("DEL answered {other:?} although its outcome is unknown to node 0"),
+    }
+    // It did run on node 1.
+    let mut s2 = c.session(2);
+    assert_eq!(c.run(2, &mut s2, &["GET", &key]).await, cartwheel::resp::reply::Reply::Nil);
+    c.stop().await;
+}

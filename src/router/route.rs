@@ -176,16 +176,22 @@ pub(super) async fn route(
 }
 
 /// Commands that may be sent again to another replica when the first did not answer: resending
-/// them cannot apply them twice in a way anyone could see (plain writes of a given value, deletes,
-/// reads — a second copy of the same value under the last-writer-wins view). `INCR`, `APPEND`,
-/// `SET … NX|GET`, `RENAME`… are not resent after a timeout, and neither are `KV.PUT` and
-/// `KV.DEL`: applied by both coordinators, the value would become two siblings with two dots, and
-/// a later `KV.PUT` whose read saw only one of them would leave the other — the value it
-/// superseded would come back (the fault-injection checker caught exactly that).
+/// them cannot apply them twice in a way anyone could see, and their reply does not depend on
+/// what the first copy did (plain writes of a given value answered `+OK`, reads — a second copy of
+/// the same value under the last-writer-wins view). `INCR`, `APPEND`, `SET … NX|GET`, `RENAME`…
+/// are not resent after a timeout, and neither are:
+/// - `KV.PUT` and `KV.DEL`: applied by both coordinators, the value would become two siblings
+///   with two dots, and a later `KV.PUT` whose read saw only one of them would leave the other —
+///   the value it superseded would come back (the fault-injection checker caught exactly that);
+/// - `DEL`, `UNLINK`, `EXPIREAT`, `PEXPIREAT`, `PERSIST`: their reply counts what they changed,
+///   and when the first copy ran but its answer was lost the second finds nothing left to change —
+///   a `DEL` answered 0 for a key it deleted (the checker caught that under packet loss; a lock
+///   released with "`DEL` answered 1" would be fooled). They answer `-NOQUORUM … did not answer`
+///   instead: the client knows the outcome is unknown.
 fn safe_to_resend(spec: &CommandSpec, args: &[Bytes]) -> bool {
     match spec.name {
         "set" => !args[3..].iter().any(|a| is(a, "nx") || is(a, "xx") || is(a, "get")),
-        "mset" | "del" | "unlink" | "setex" | "psetex" | "expireat" | "pexpireat" | "persist" => true,
+        "mset" | "setex" | "psetex" => true,
         _ => !spec.flags.contains(&"write"),
     }
 }
@@ -392,8 +398,11 @@ mod tests {
     #[test]
     fn only_writes_whose_second_copy_nobody_can_see_are_resent_after_a_timeout() {
         assert!(resend(&["set", "k", "v"]));
-        assert!(resend(&["del", "k"]));
+        assert!(resend(&["mset", "k", "v"]));
         assert!(resend(&["get", "k"]));
+        // Their reply counts what the first copy may already have done.
+        assert!(!resend(&["del", "k"]));
+        assert!(!resend(&["pexpireat", "k", "1"]));
         assert!(!resend(&["set", "k", "v", "NX"]));
         assert!(!resend(&["incr", "k"]));
         // Two coordinators would give the value two dots: a ghost sibling after the next KV.PUT.
